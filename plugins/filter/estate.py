@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Hansenexus platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that expose the estate logic of module_utils to roles and playbooks.
+
+- ``apps | hansenexus.platform.convex_estate_problems(settings)``: inventory mistakes, as sentences.
+- ``apps | hansenexus.platform.convex_instances(settings, placement=None)``: one dict per app environment.
+- ``instances | hansenexus.platform.convex_manifests(options)``: every Kubernetes object, namespaces first.
+- ``instance | hansenexus.platform.convex_instance_manifests(options)``: the objects of one app environment.
+- ``instances | hansenexus.platform.convex_rollout_order(canary, only)``: canary first, then inventory order.
+- ``instances | hansenexus.platform.convex_namespaces``: the Namespace objects.
+- ``apps | hansenexus.platform.convex_instance_secrets``: instance secrets fixed in the inventory.
+- ``results | hansenexus.platform.convex_onepassword_stored`` and ``values | convex_onepassword_fields``:
+  translation between 1Password items and the credentials plan.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import yaml
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hansenexus.platform.plugins.module_utils import credentials, estate, manifests
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
+
+
+def _plain(value):
+    """Ansible hands filters lazy/tagged containers; the logic wants plain ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    for plain in (bool, str, int, float):
+        if isinstance(value, plain):
+            return plain(value)
+    return value
+
+
+def convex_estate_problems(apps, settings=None):
+    return estate.problems(_plain(apps), _plain(settings))
+
+
+def convex_instances(apps, settings=None, placement=None):
+    try:
+        return estate.expand(_plain(apps), _plain(settings), placement)
+    except PlatformError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def convex_manifests(instances, options=None, namespaces=True):
+    objs = manifests.estate_objects(_plain(instances), _plain(options))
+    return objs if namespaces else [o for o in objs if o["kind"] != "Namespace"]
+
+
+def convex_namespaces(instances):
+    return manifests.namespaces(_plain(instances))
+
+
+def convex_instance_secrets(apps):
+    """Instance secrets the inventory fixes, by secret name (for the no_log credentials option)."""
+    return estate.fixed_secrets(_plain(apps))
+
+
+def convex_onepassword_stored(item_info_results):
+    """What 1Password holds, by item title, from looped onepassword.connect.item_info results."""
+    return credentials.from_onepassword(_plain(item_info_results))
+
+
+def convex_onepassword_fields(values):
+    """generic_item fields for the planned values of one item."""
+    return credentials.onepassword_fields(_plain(values))
+
+
+def convex_instance_manifests(instance, options=None):
+    return manifests.instance_objects(_plain(instance), _plain(options))
+
+
+def convex_rollout_order(instances, canary=None, only=None):
+    if isinstance(only, str):
+        only = [a.strip() for a in only.split(",") if a.strip()]
+    return estate.rollout_order(_plain(instances), canary, only)
+
+
+def to_manifest_yaml(objects):
+    """Objects as one multi-document YAML stream, keys in the order Kubernetes users expect."""
+    return "".join("---\n" + yaml.safe_dump(o, default_flow_style=False, sort_keys=False) for o in _plain(objects))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "convex_estate_problems": convex_estate_problems,
+            "convex_instances": convex_instances,
+            "convex_manifests": convex_manifests,
+            "convex_namespaces": convex_namespaces,
+            "convex_instance_secrets": convex_instance_secrets,
+            "convex_onepassword_stored": convex_onepassword_stored,
+            "convex_onepassword_fields": convex_onepassword_fields,
+            "convex_instance_manifests": convex_instance_manifests,
+            "convex_rollout_order": convex_rollout_order,
+            "to_manifest_yaml": to_manifest_yaml,
+        }
