@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Hansenexus platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Converge a batch of Kubernetes objects in one call.
+
+For every object: one GET. An object whose applied-hash annotation matches the
+desired object and whose live state still contains every desired field is
+left alone (no write, no dry run): that keeps a no-op run at one request per
+object. Anything else is server-side applied (dry run in check mode) and
+``changed`` is decided by comparing the live object before and after, which
+also yields the diff. Secret values never reach the diff.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.hansenexus.platform.plugins.module_utils import naming
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import KubernetesError
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import NotFound
+
+#: Kinds applied before the rest (they are what others live in or bind to).
+FIRST_KINDS = ("Namespace", "CustomResourceDefinition", "PersistentVolume")
+VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp")
+REDACTED = "<redacted>"
+
+
+def desired_hash(obj):
+    """Stable hash of the desired object, stored on it as an annotation."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def with_hash(obj):
+    obj = copy.deepcopy(obj)
+    marker = desired_hash(obj)
+    obj["metadata"].setdefault("annotations", {})[naming.ANNOTATION_APPLIED] = marker
+    return obj
+
+
+def contains(current, desired):
+    """True when every field of ``desired`` has the same value in ``current``."""
+    if isinstance(desired, dict):
+        return isinstance(current, dict) and all(contains(current.get(k), v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (isinstance(current, list) and len(current) == len(desired)
+                and all(contains(c, d) for c, d in zip(current, desired)))
+    if isinstance(desired, bool) or isinstance(current, bool):
+        return desired is current
+    if isinstance(desired, (int, float)) and isinstance(current, (int, float)):
+        return desired == current
+    return desired == current or (desired is not None and current is not None and str(desired) == str(current))
+
+
+def comparable(obj):
+    """The object without the fields the server changes on every write."""
+    if obj is None:
+        return None
+    obj = copy.deepcopy(obj)
+    meta = obj.get("metadata", {})
+    for key in VOLATILE_METADATA:
+        meta.pop(key, None)
+    obj.pop("status", None)
+    return obj
+
+
+def redact(obj):
+    """A copy safe to show: Secret values replaced, server bookkeeping dropped."""
+    obj = comparable(obj)
+    if obj and obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(obj.get(field), dict):
+                obj[field] = {k: REDACTED for k in obj[field]}
+    annotations = (obj or {}).get("metadata", {}).get("annotations") or {}
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    return obj
+
+
+def ident(obj):
+    meta = obj.get("metadata", {})
+    return "%s/%s %s" % (obj.get("kind"), meta.get("name"),
+                         ("in %s" % meta["namespace"]) if meta.get("namespace") else "(cluster)")
+
+
+class Batch:
+    """One converge of a list of objects against one cluster."""
+
+    def __init__(self, kube, check_mode=False, workers=8):
+        self.kube = kube
+        self.check_mode = check_mode
+        self.workers = max(1, workers)
+
+    def converge(self, objects):
+        """Results in input order: dicts with kind, name, namespace, action, changed, diff."""
+        objects = [with_hash(o) for o in objects]
+        results = [None] * len(objects)
+        created_namespaces = set()
+        first = [i for i, o in enumerate(objects) if o["kind"] in FIRST_KINDS]
+        rest = [i for i, o in enumerate(objects) if o["kind"] not in FIRST_KINDS]
+        for phase in (first, rest):
+            for index, result in self._run(objects, phase, created_namespaces):
+                results[index] = result
+                if result["kind"] == "Namespace" and result["action"] == "create":
+                    created_namespaces.add(result["name"])
+        return results
+
+    def _run(self, objects, indexes, created_namespaces):
+        if not indexes:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(indexes))) as pool:
+            futures = [(i, pool.submit(self._one, objects[i], created_namespaces)) for i in indexes]
+            return [(i, f.result()) for i, f in futures]
+
+    def _one(self, obj, created_namespaces):
+        meta = obj["metadata"]
+        result = {"kind": obj["kind"], "apiVersion": obj["apiVersion"], "name": meta["name"],
+                  "namespace": meta.get("namespace"), "action": "none", "changed": False}
+        try:
+            current = self.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        except KubernetesError as exc:
+            raise KubernetesError("reading %s: %s" % (ident(obj), exc))
+        if current is not None and _unchanged(current, obj):
+            return result
+        if current is None and self.check_mode and meta.get("namespace") in created_namespaces:
+            # Its namespace does not exist yet, so the server cannot dry-run it.
+            after = obj
+        else:
+            try:
+                after = self.kube.apply(obj, dry_run=self.check_mode)
+            except NotFound as exc:
+                raise KubernetesError("applying %s: %s" % (ident(obj), exc))
+            except KubernetesError as exc:
+                raise KubernetesError("applying %s: %s" % (ident(obj), exc))
+        before_c, after_c = comparable(current), comparable(after)
+        if current is not None and before_c == after_c:
+            return result
+        result.update({
+            "action": "create" if current is None else "update",
+            "changed": True,
+            "diff": {
+                "before_header": ident(obj), "after_header": ident(obj),
+                "before": redact(current) if current is not None else {},
+                "after": redact(after),
+            },
+        })
+        return result
+
+    def orphans(self, kinds, label_selector, desired):
+        """Live objects of ``kinds`` matching the selector that ``desired`` no longer names."""
+        wanted = {(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in desired}
+        found = []
+        for spec in kinds:
+            try:
+                items = self.kube.list(spec["apiVersion"], spec["kind"], label_selector=label_selector)
+            except NotFound:
+                continue
+            for item in items:
+                meta = item["metadata"]
+                key = (spec["kind"], meta["name"], meta.get("namespace"))
+                if key not in wanted:
+                    labels = meta.get("labels") or {}
+                    found.append({
+                        "apiVersion": spec["apiVersion"], "kind": spec["kind"], "name": meta["name"],
+                        "namespace": meta.get("namespace"), "app": labels.get(naming.LABEL_APP),
+                        "environment": labels.get(naming.LABEL_ENV),
+                    })
+        return found
+
+    def delete(self, items):
+        """Delete listed objects (check mode: only report). Returns how many existed."""
+        count = 0
+        for item in items:
+            if self.check_mode:
+                count += 1
+                continue
+            if self.kube.delete(item["apiVersion"], item["kind"], item["name"], item.get("namespace")) is not None:
+                count += 1
+        return count
+
+
+def _unchanged(current, desired):
+    annotations = current.get("metadata", {}).get("annotations") or {}
+    marker = desired["metadata"]["annotations"][naming.ANNOTATION_APPLIED]
+    return annotations.get(naming.ANNOTATION_APPLIED) == marker and contains(current, desired)

@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Hansenexus platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: kube_apply
+short_description: Converge a batch of Kubernetes objects in one call
+version_added: 0.1.0
+description:
+  - Server-side applies a list of Kubernetes objects with the field manager C(hansenexus.platform).
+  - Each object is read once; an object that already carries the desired state (tracked by a
+    C(hansenexus.dev/applied-hash) annotation plus a field-by-field comparison) is not written at all,
+    so a converged estate costs one read per object.
+  - Cluster-scoped objects (Namespaces, PersistentVolumes) are applied before the rest; within each
+    phase objects are applied concurrently.
+  - Objects the batch no longer names but that carry O(prune_selector) are reported as orphans, and
+    deleted only when O(prune=true).
+  - Values of Secrets are replaced by C(<redacted>) in diffs and results.
+author:
+  - Hansenexus platform team (@hansenexus)
+requirements:
+  - kubernetes >= 29.0.0 (Python client)
+attributes:
+  check_mode:
+    support: full
+    details: Changes are predicted by server-side dry runs; objects in namespaces the batch would create are reported as created.
+  diff_mode:
+    support: full
+options:
+  kubeconfig:
+    description: Path of the kubeconfig file. The client's default applies when omitted.
+    type: path
+  context:
+    description: Context of the kubeconfig to use.
+    type: str
+  resources:
+    description: The objects to converge, each a complete Kubernetes object with apiVersion, kind and metadata.name.
+    type: list
+    elements: dict
+    required: true
+  workers:
+    description: Requests in flight at once.
+    type: int
+    default: 8
+  prune_selector:
+    description: Label selector of objects this batch owns; those of O(prune_kinds) not in O(resources) are orphans.
+    type: str
+  prune_kinds:
+    description: Kinds searched for orphans, each a dict with C(apiVersion) and C(kind).
+    type: list
+    elements: dict
+    default: []
+  prune:
+    description: Delete the orphans found. Without it they are only reported.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Converge the rendered estate
+  hansenexus.platform.kube_apply:
+    kubeconfig: ~/.kube/hn-k3s.yaml
+    resources: "{{ instances | hansenexus.platform.convex_manifests }}"
+    prune_selector: app.kubernetes.io/managed-by=hansenexus.platform
+    prune_kinds:
+      - {apiVersion: apps/v1, kind: StatefulSet}
+"""
+
+RETURN = r"""
+resources:
+  description: One entry per object, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: StatefulSet, apiVersion: apps/v1, name: convex-planex, namespace: convex, action: update, changed: true}
+summary:
+  description: How many objects were created, updated and left alone.
+  returned: always
+  type: dict
+  sample: {create: 1, update: 0, none: 40}
+orphans:
+  description: Objects carrying O(prune_selector) that the batch no longer names.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {apiVersion: apps/v1, kind: StatefulSet, name: convex-oldapp, namespace: convex, app: oldapp, environment: production}
+pruned:
+  description: How many orphans were deleted (or would be, in check mode).
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.hansenexus.platform.plugins.module_utils.apply import Batch
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import (
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, Kube,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            kubeconfig=dict(type="path"),
+            context=dict(type="str"),
+            resources=dict(type="list", elements="dict", required=True),
+            workers=dict(type="int", default=8),
+            prune_selector=dict(type="str"),
+            prune_kinds=dict(type="list", elements="dict", default=[]),
+            prune=dict(type="bool", default=False),
+        ),
+        required_if=[("prune", True, ("prune_selector",))],
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    params = module.params
+    try:
+        batch = Batch(Kube(params["kubeconfig"], params["context"]), module.check_mode, params["workers"])
+        results = batch.converge(params["resources"])
+        orphans = []
+        if params["prune_selector"] and params["prune_kinds"]:
+            orphans = batch.orphans(params["prune_kinds"], params["prune_selector"], params["resources"])
+        pruned = batch.delete(orphans) if params["prune"] else 0
+    except PlatformError as exc:
+        module.fail_json(msg="Converging %d Kubernetes objects failed: %s" % (len(params["resources"]), exc))
+    summary = {"create": 0, "update": 0, "none": 0}
+    diffs = []
+    for result in results:
+        summary[result["action"]] += 1
+        diff = result.pop("diff", None)
+        if diff:
+            diffs.append(diff)
+    module.exit_json(
+        changed=bool(diffs) or pruned > 0, resources=results, summary=summary, orphans=orphans,
+        pruned=pruned, diff=diffs if module._diff else None,
+    )
+
+
+if __name__ == "__main__":
+    main()
