@@ -1,0 +1,107 @@
+"""Credentials are planned before they are stored, and an instance secret is never replaced."""
+
+import pytest
+
+from ansible_collections.hansenexus.platform.plugins.module_utils import convex_keys, credentials
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import ValidationError
+
+NAME = "convex-planex-production"
+
+
+def fresh():
+    values, changes = credentials.plan_credentials(None, NAME, "admin")
+    return values, changes
+
+
+def test_empty_store_gets_everything():
+    values, changes = fresh()
+    assert set(values) == {"instance_secret", "admin_key", "dashboard_username", "dashboard_password",
+                           "dashboard_users"}
+    convex_keys.validate_instance_secret(values["instance_secret"])
+    assert convex_keys.check_admin_key(values["admin_key"], NAME, values["instance_secret"]).valid
+    assert values["admin_key"].startswith(NAME + "|")
+    assert values["dashboard_users"].startswith("admin:$2")
+    assert credentials.users_line_matches(values["dashboard_users"], "admin", values["dashboard_password"])
+    assert "instance secret created" in changes
+
+
+def test_complete_store_is_kept_as_is():
+    values, _changes = fresh()
+    again, changes = credentials.plan_credentials(values, NAME, "admin")
+    assert changes == []
+    assert again == values
+
+
+def test_invalid_admin_key_is_reissued_but_secret_kept():
+    values, _changes = fresh()
+    other = convex_keys.generate_instance_secret()
+    stale = dict(values, admin_key=convex_keys.issue_admin_key(NAME, other))
+    again, changes = credentials.plan_credentials(stale, NAME, "admin")
+    assert again["instance_secret"] == values["instance_secret"]
+    assert again["admin_key"] != stale["admin_key"]
+    assert convex_keys.check_admin_key(again["admin_key"], NAME, values["instance_secret"]).valid
+    assert any("re-issued" in c for c in changes)
+
+
+def test_renamed_instance_gets_a_key_for_its_new_name():
+    values, _changes = fresh()
+    again, changes = credentials.plan_credentials(values, "convex-planex-renamed", "admin")
+    assert again["instance_secret"] == values["instance_secret"]
+    assert again["admin_key"].startswith("convex-planex-renamed|")
+    assert changes
+
+
+def test_garbage_admin_key_is_reissued():
+    values, _changes = fresh()
+    again, changes = credentials.plan_credentials(dict(values, admin_key="not a key"), NAME, "admin")
+    assert convex_keys.check_admin_key(again["admin_key"], NAME, values["instance_secret"]).valid
+    assert changes
+
+
+def test_malformed_stored_secret_is_an_error_not_a_new_secret():
+    values, _changes = fresh()
+    with pytest.raises(ValidationError) as err:
+        credentials.plan_credentials(dict(values, instance_secret=values["instance_secret"] + "\n"), NAME, "admin",
+                                     where="app 'planex' environment 'production'")
+    assert "app 'planex' environment 'production'" in str(err.value)
+    assert "never replaced" in str(err.value)
+    assert values["instance_secret"] not in str(err.value)
+
+
+def test_inventory_secret_that_differs_from_the_store_is_refused():
+    values, _changes = fresh()
+    with pytest.raises(ValidationError) as err:
+        credentials.plan_credentials(values, NAME, "admin", wanted_secret=convex_keys.generate_instance_secret())
+    assert "refusing to replace" in str(err.value)
+
+
+def test_inventory_secret_is_used_for_an_empty_store():
+    wanted = convex_keys.generate_instance_secret()
+    values, _changes = credentials.plan_credentials(None, NAME, "admin", wanted_secret=wanted)
+    assert values["instance_secret"] == wanted
+
+
+def test_changed_password_is_rehashed():
+    values, _changes = fresh()
+    again, changes = credentials.plan_credentials(dict(values, dashboard_password="new-password"), NAME, "admin")
+    assert credentials.users_line_matches(again["dashboard_users"], "admin", "new-password")
+    assert changes == ["dashboard password hashed"]
+
+
+def test_secret_object_round_trip():
+    values, _changes = fresh()
+    inst = {"app": "planex", "env": "production", "namespace": "convex", "secret_name": "convex-planex-production"}
+    obj = credentials.secret_object(inst, values)
+    assert obj["metadata"]["namespace"] == "convex"
+    assert set(obj["data"]) == {"instance-secret", "admin-key", "dashboard-username", "dashboard-password", "users"}
+    assert credentials.decode_secret(obj) == values
+
+
+def test_onepassword_translation_round_trip():
+    values, _changes = fresh()
+    fields = credentials.onepassword_fields(values)
+    assert all(f["generate_value"] == "never" for f in fields)
+    item = {"op_item": {"title": "convex-planex-production",
+                        "fields": {f["label"]: {"value": f["value"]} for f in fields}}}
+    missing = {"op_item": {}, "msg": "Item not found", "item": {"secret_name": "convex-x-production"}}
+    assert credentials.from_onepassword([item, missing]) == {"convex-planex-production": values}
