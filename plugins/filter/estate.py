@@ -10,6 +10,7 @@
 - ``instances | hansenexus.platform.convex_rollout_order(canary, only)``: canary first, then inventory order.
 - ``instances | hansenexus.platform.convex_namespaces``: the Namespace objects.
 - ``apps | hansenexus.platform.convex_instance_secrets``: instance secrets fixed in the inventory.
+- ``metadata | hansenexus.platform.object_key``: ``namespace/name`` (or ``name``) for indexing objects.
 - ``results | hansenexus.platform.convex_onepassword_stored`` and ``values | convex_onepassword_fields``:
   translation between 1Password items and the credentials plan.
 """
@@ -88,6 +89,12 @@ def to_manifest_yaml(objects):
     return "".join("---\n" + yaml.safe_dump(o, default_flow_style=False, sort_keys=False) for o in _plain(objects))
 
 
+def object_key(metadata):
+    """``namespace/name`` of a namespaced object's metadata, ``name`` of a cluster-scoped one."""
+    metadata = _plain(metadata)
+    return "%s/%s" % (metadata["namespace"], metadata["name"]) if metadata.get("namespace") else metadata["name"]
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -101,4 +108,5 @@ class FilterModule(object):
             "convex_instance_manifests": convex_instance_manifests,
             "convex_rollout_order": convex_rollout_order,
             "to_manifest_yaml": to_manifest_yaml,
+            "object_key": object_key,
         }

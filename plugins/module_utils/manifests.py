@@ -88,6 +88,23 @@ def persistent_volume(inst, opts):
     }
 
 
+def persistent_volume_claim(inst, opts):
+    """The claim the StatefulSet's template names, made up front: it exists (and binds) even while the
+    app is scaled to 0, and a rebuilt cluster binds it to the same volume."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta(inst, inst["claim_name"], "data"),
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": opts["storage_class"],
+            "volumeName": inst["volume_name"],
+            "volumeMode": "Filesystem",
+            "resources": {"requests": {"storage": inst["storage_size"]}},
+        },
+    }
+
+
 def onepassword_item(inst, opts):
     return {
         "apiVersion": "onepassword.com/v1",
@@ -301,7 +318,7 @@ def options(opts=None):
 def instance_objects(inst, opts=None):
     """Every object of one app environment, in apply order (Namespaces excluded)."""
     opts = options(opts)
-    objs = [persistent_volume(inst, opts)]
+    objs = [persistent_volume(inst, opts), persistent_volume_claim(inst, opts)]
     if opts["secret_store"] == "onepassword":
         objs.append(onepassword_item(inst, opts))
     objs += [service(inst), statefulset(inst, opts), ingress_route(inst, opts)]

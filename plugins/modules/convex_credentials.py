@@ -94,6 +94,7 @@ credentials:
       action: create
       changed: true
       changes: [instance secret created, admin key issued]
+  contains:
     values:
       description: With O(store=external) only, the complete values to store. Secret.
       returned: when store is external

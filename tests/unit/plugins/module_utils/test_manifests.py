@@ -28,7 +28,8 @@ def find(objs, kind, name):
 
 def test_core_objects_validate_against_the_kubernetes_schema():
     core = [o for o in objects() if "." not in o["apiVersion"].split("/")[0]]
-    assert {o["kind"] for o in core} == {"Namespace", "PersistentVolume", "Service", "StatefulSet", "Deployment"}
+    assert {o["kind"] for o in core} == {"Namespace", "PersistentVolume", "PersistentVolumeClaim", "Service",
+                                         "StatefulSet", "Deployment"}
     for obj in core:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
@@ -105,6 +106,9 @@ def test_preview_is_scaled_to_zero_with_its_claim_kept():
     assert find(objs, "StatefulSet", "convex-lexilink-preview")["spec"]["replicas"] == 0
     assert find(objs, "Deployment", "convex-lexilink-preview-dashboard")["spec"]["replicas"] == 0
     assert find(objs, "PersistentVolume", "convex-lexilink-preview-data")
+    claim = find(objs, "PersistentVolumeClaim", "data-convex-lexilink-preview-0")
+    assert claim["metadata"]["namespace"] == "hn-preview"
+    assert claim["spec"]["volumeName"] == "convex-lexilink-preview-data"
 
 
 @pytest.mark.parametrize("store,expected", [("kubernetes", 0), ("onepassword", 5)])
