@@ -10,6 +10,7 @@
 - ``instances | hansenexus.platform.convex_rollout_order(canary, only)``: canary first, then inventory order.
 - ``instances | hansenexus.platform.convex_namespaces``: the Namespace objects.
 - ``apps | hansenexus.platform.convex_instance_secrets``: instance secrets fixed in the inventory.
+- ``live_statefulsets | hansenexus.platform.convex_image_changes(instances)``: image changes a converge would make.
 - ``metadata | hansenexus.platform.object_key``: ``namespace/name`` (or ``name``) for indexing objects.
 - ``results | hansenexus.platform.convex_onepassword_stored`` and ``values | convex_onepassword_fields``:
   translation between 1Password items and the credentials plan.
@@ -23,7 +24,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import credentials, estate, manifests
+from ansible_collections.hansenexus.platform.plugins.module_utils import credentials, estate, manifests, rollout
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 
 
@@ -89,6 +90,20 @@ def to_manifest_yaml(objects):
     return "".join("---\n" + yaml.safe_dump(o, default_flow_style=False, sort_keys=False) for o in _plain(objects))
 
 
+def convex_image_changes(live_statefulsets, instances):
+    """Sentences for running backends whose image the instances would change."""
+    wanted = dict(((i["namespace"], i["name"]), i) for i in _plain(instances))
+    changes = []
+    for sts in _plain(live_statefulsets):
+        meta = sts.get("metadata") or {}
+        inst = wanted.get((meta.get("namespace"), meta.get("name")))
+        live = rollout.container_image(sts, "backend")
+        if inst and live and live != inst["backend_image"]:
+            changes.append("app '%s' environment '%s': field 'version': the backend runs %s, the inventory pins %s"
+                           % (inst["app"], inst["env"], live.rsplit(":", 1)[-1], inst["version"]))
+    return changes
+
+
 def object_key(metadata):
     """``namespace/name`` of a namespaced object's metadata, ``name`` of a cluster-scoped one."""
     metadata = _plain(metadata)
@@ -109,4 +124,5 @@ class FilterModule(object):
             "convex_rollout_order": convex_rollout_order,
             "to_manifest_yaml": to_manifest_yaml,
             "object_key": object_key,
+            "convex_image_changes": convex_image_changes,
         }

@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Hansenexus platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: convex_rollout
+short_description: Roll one OnDelete Convex StatefulSet onto its new template, safely
+version_added: 0.1.0
+description:
+  - Applies the desired StatefulSet (for example with a new backend image) and its companions (the dashboard
+    Deployment, so backend and dashboard move in lockstep).
+  - If the StatefulSet's pod is not on C(status.updateRevision), deletes it and waits until the recreated pod
+    carries that revision's C(controller-revision-hash), is Ready and, when O(health_url) is given, answers it.
+    C(status.currentRevision) and replica counts are never trusted under OnDelete.
+  - A pod already on the update revision and Ready is left alone. A StatefulSet scaled to 0 gets its template
+    updated and no pod is touched.
+  - Fails fast with the reason when the new pod cannot start (image pull error, crash loop, bad config), and
+    with a timeout otherwise.
+author:
+  - Hansenexus platform team (@hansenexus)
+requirements:
+  - kubernetes >= 29.0.0 (Python client)
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether the template would change and whether the pod would be restarted; touches nothing.
+  diff_mode:
+    support: full
+options:
+  kubeconfig:
+    description: Path of the kubeconfig file.
+    type: path
+  context:
+    description: Context of the kubeconfig to use.
+    type: str
+  statefulset:
+    description: The complete desired StatefulSet object.
+    type: dict
+    required: true
+  companions:
+    description: Objects applied together with the StatefulSet, such as the dashboard Deployment.
+    type: list
+    elements: dict
+    default: []
+  container:
+    description: Name of the container whose image is reported.
+    type: str
+    default: backend
+  timeout:
+    description: Seconds to wait for each step (controller, pod Ready, health).
+    type: int
+    default: 600
+  poll_interval:
+    description: Seconds between two looks at the pod.
+    type: float
+    default: 1.0
+  health_url:
+    description: URL that must answer 2xx after the pod is Ready, such as C(https://convex-planex.example/version).
+    type: str
+  validate_certs:
+    description: Verify the TLS certificate of O(health_url).
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Roll planex onto the new release
+  hansenexus.platform.convex_rollout:
+    kubeconfig: ~/.kube/hn-k3s.yaml
+    statefulset: "{{ objects | selectattr('kind', 'equalto', 'StatefulSet') | first }}"
+    companions: "{{ objects | selectattr('kind', 'equalto', 'Deployment') }}"
+    health_url: https://convex-planex.hansenexus.dev/version
+"""
+
+RETURN = r"""
+rollout:
+  description: What happened to the StatefulSet and its pod.
+  returned: always
+  type: dict
+  sample:
+    namespace: convex
+    statefulset: convex-planex
+    pod: convex-planex-0
+    old_image: ghcr.io/get-convex/convex-backend:aaa
+    new_image: ghcr.io/get-convex/convex-backend:bbb
+    old_revision: convex-planex-6d9f7c8b5
+    new_revision: convex-planex-7f6c9d4b8
+    template_changed: true
+    restarted: true
+    action: restarted pod
+    seconds: 12.4
+    pod_start_seconds: 10.9
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import (
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, Kube,
+)
+from ansible_collections.hansenexus.platform.plugins.module_utils.rollout import Rollout
+
+
+def health_probe(url, validate_certs):
+    def probe():
+        try:
+            response = open_url(url, method="GET", timeout=10, validate_certs=validate_certs)
+            return 200 <= response.getcode() < 300, "%s answered %s" % (url, response.getcode())
+        except Exception as exc:  # any failure to answer is a failed probe, retried until the timeout
+            return False, "%s: %s" % (url, exc)
+    return probe
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            kubeconfig=dict(type="path"),
+            context=dict(type="str"),
+            statefulset=dict(type="dict", required=True),
+            companions=dict(type="list", elements="dict", default=[]),
+            container=dict(type="str", default="backend"),
+            timeout=dict(type="int", default=600),
+            poll_interval=dict(type="float", default=1.0),
+            health_url=dict(type="str"),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    params = module.params
+    meta = params["statefulset"].get("metadata") or {}
+    where = "%s/%s" % (meta.get("namespace"), meta.get("name"))
+    health = health_probe(params["health_url"], params["validate_certs"]) if params["health_url"] else None
+    try:
+        rollout = Rollout(Kube(params["kubeconfig"], params["context"]), module.check_mode, params["timeout"],
+                          params["poll_interval"], health, params["container"])
+        result = rollout.run(params["statefulset"], params["companions"])
+    except PlatformError as exc:
+        module.fail_json(msg="Rollout of %s failed: %s" % (where, exc))
+    diff = result.pop("diff")
+    module.exit_json(changed=result["changed"], rollout=result, diff=diff if module._diff else None)
+
+
+if __name__ == "__main__":
+    main()
