@@ -24,7 +24,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import credentials, estate, manifests, rollout
+from ansible_collections.hansenexus.platform.plugins.module_utils import apply, credentials, estate, manifests, rollout
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 
 
@@ -86,8 +86,9 @@ def convex_rollout_order(instances, canary=None, only=None):
 
 
 def to_manifest_yaml(objects):
-    """Objects as one multi-document YAML stream, keys in the order Kubernetes users expect."""
-    return "".join("---\n" + yaml.safe_dump(o, default_flow_style=False, sort_keys=False) for o in _plain(objects))
+    """Objects as one multi-document YAML stream, exactly as kube_apply applies them (applied-hash included)."""
+    return "".join("---\n" + yaml.safe_dump(apply.with_hash(o), default_flow_style=False, sort_keys=False)
+                   for o in _plain(objects))
 
 
 def convex_image_changes(live_statefulsets, instances):

@@ -99,24 +99,29 @@ class Batch:
         """Results in input order: dicts with kind, name, namespace, action, changed, diff."""
         objects = [with_hash(o) for o in objects]
         results = [None] * len(objects)
-        created_namespaces = set()
         first = [i for i, o in enumerate(objects) if o["kind"] in FIRST_KINDS]
         rest = [i for i, o in enumerate(objects) if o["kind"] not in FIRST_KINDS]
-        for phase in (first, rest):
-            for index, result in self._run(objects, phase, created_namespaces):
-                results[index] = result
-                if result["kind"] == "Namespace" and result["action"] == "create":
-                    created_namespaces.add(result["name"])
+        for index, result in self._run(objects, first, set()):
+            results[index] = result
+        # In check mode nothing was created: objects of namespaces that do not exist yet cannot be
+        # dry-run by the server, so they are predicted as created.
+        absent = self._absent_namespaces(objects, rest) if self.check_mode else set()
+        for index, result in self._run(objects, rest, absent):
+            results[index] = result
         return results
 
-    def _run(self, objects, indexes, created_namespaces):
+    def _absent_namespaces(self, objects, indexes):
+        names = sorted({objects[i]["metadata"].get("namespace") for i in indexes} - {None})
+        return {n for n in names if self.kube.get("v1", "Namespace", n) is None}
+
+    def _run(self, objects, indexes, absent_namespaces):
         if not indexes:
             return []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(indexes))) as pool:
-            futures = [(i, pool.submit(self._one, objects[i], created_namespaces)) for i in indexes]
+            futures = [(i, pool.submit(self._one, objects[i], absent_namespaces)) for i in indexes]
             return [(i, f.result()) for i, f in futures]
 
-    def _one(self, obj, created_namespaces):
+    def _one(self, obj, absent_namespaces):
         meta = obj["metadata"]
         result = {"kind": obj["kind"], "apiVersion": obj["apiVersion"], "name": meta["name"],
                   "namespace": meta.get("namespace"), "action": "none", "changed": False}
@@ -126,8 +131,7 @@ class Batch:
             raise KubernetesError("reading %s: %s" % (ident(obj), exc))
         if current is not None and _unchanged(current, obj):
             return result
-        if current is None and self.check_mode and meta.get("namespace") in created_namespaces:
-            # Its namespace does not exist yet, so the server cannot dry-run it.
+        if current is None and meta.get("namespace") in absent_namespaces:
             after = obj
         else:
             try:

@@ -53,21 +53,33 @@ class Kube:
     def request(self, method, path, body=None, query=None, content_type="application/json"):
         """Send one request; return the decoded JSON body. Raises NotFound on 404."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        # JSON bodies go as objects (the client encodes them); apply patches as ready-made text.
+        payload = json.dumps(body) if body is not None and content_type != "application/json" else body
         try:
-            response = self.api.call_api(
-                path, method, query_params=list((query or {}).items()), header_params=headers,
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _return_http_data_only=True,
-            )
+            status, data = self._send(method, path, list((query or {}).items()), headers, payload)
         except ApiException as exc:
-            message = _api_message(exc)
-            if getattr(exc, "status", None) == 404:
-                raise NotFound(message)
-            raise KubernetesError("%s %s: %s" % (method, path, message))
+            status, data = getattr(exc, "status", 0), getattr(exc, "body", None)
         except Exception as exc:  # connection refused, TLS, timeouts
             raise KubernetesError("%s %s: %s" % (method, path, exc))
-        data = response.data
+        if status == 404:
+            raise NotFound(_api_message(data))
+        if status >= 400 or status == 0:
+            raise KubernetesError("%s %s: %s" % (method, path, _api_message(data)))
         return json.loads(data) if data else {}
+
+    def _send(self, method, path, query, headers, payload):
+        """(status, body) through the client's own auth and connection pool (old and new client APIs)."""
+        if hasattr(self.api, "param_serialize"):
+            method, url, headers, payload, _post = self.api.param_serialize(
+                method, path, query_params=query, header_params=headers, body=payload,
+                auth_settings=["BearerToken"])
+            response = self.api.call_api(method, url, header_params=headers, body=payload)
+            response.read()
+            return response.status, response.data
+        response = self.api.call_api(
+            path, method, query_params=query, header_params=headers, body=payload,
+            auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
+        return response.status, response.data
 
     # -- discovery ---------------------------------------------------------
     def resource(self, api_version, kind):
@@ -142,10 +154,11 @@ class Kube:
             return None
 
 
-def _api_message(exc):
-    """The API server's own message from an ApiException, without the HTTP dump."""
-    body = getattr(exc, "body", None)
+def _api_message(body):
+    """The API server's own message from an error body, without the HTTP dump."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
     try:
         return json.loads(body).get("message") or str(body)
     except (TypeError, ValueError, AttributeError):
-        return getattr(exc, "reason", None) or str(exc)
+        return str(body) if body else "no answer"

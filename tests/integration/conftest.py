@@ -8,8 +8,9 @@ import pytest
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER = os.path.join(TESTS, "cluster")
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
+for path in (TESTS, CLUSTER):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 def _script(name, timeout=None):
