@@ -97,7 +97,7 @@ class Rollout:
         result["companions_changed"] = any(r["changed"] for r in applied[1:])
         result["diff"] = [r["diff"] for r in applied if r.get("diff")]
         if result["replicas"] == 0:
-            result.update(action="template only (scaled to 0)", restarted=False, new_revision=None)
+            result.update(action="template only, scaled to 0", restarted=False, new_revision=None)
             return self._done(result, started)
         if self.check_mode:
             on_revision = (not result["template_changed"] and pod is not None
