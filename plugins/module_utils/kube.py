@@ -24,7 +24,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
-    ApiException = Exception
+
+    class ApiException(Exception):
+        """Stand-in so the except clauses below stay valid without the client."""
 
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import KubernetesError
 

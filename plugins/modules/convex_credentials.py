@@ -31,8 +31,10 @@ requirements:
 attributes:
   check_mode:
     support: full
+    description: Reports which Secrets would be created or completed; writes nothing.
   diff_mode:
     support: none
+    description: Secret values are never shown, so there is no diff.
 options:
   kubeconfig:
     description: Path of the kubeconfig file.

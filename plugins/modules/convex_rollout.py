@@ -29,9 +29,10 @@ requirements:
 attributes:
   check_mode:
     support: full
-    details: Reports whether the template would change and whether the pod would be restarted; touches nothing.
+    description: Reports whether the template would change and whether the pod would be restarted; touches nothing.
   diff_mode:
     support: full
+    description: The diff of the StatefulSet and companion templates.
 options:
   kubeconfig:
     description: Path of the kubeconfig file.

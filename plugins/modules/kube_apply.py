@@ -29,9 +29,10 @@ requirements:
 attributes:
   check_mode:
     support: full
-    details: Changes are predicted by server-side dry runs; objects in namespaces the batch would create are reported as created.
+    description: Changes are predicted by server-side dry runs; objects of namespaces that do not exist yet are reported as created.
   diff_mode:
     support: full
+    description: One diff per created or updated object, Secret values redacted.
 options:
   kubeconfig:
     description: Path of the kubeconfig file. The client's default applies when omitted.

@@ -341,7 +341,7 @@ def test_firewall_opens_ssh_to_admins_web_to_all_and_never_the_kube_api(lifecycl
     assert by_port["80"]["source_ips"] == WORLD and by_port["443"]["source_ips"] == WORLD
     for rule in rules:
         if rule["protocol"] in ("tcp", "udp"):
-            low, _, high = rule["port"].partition("-")
+            low, _sep, high = rule["port"].partition("-")
             assert not int(low) <= 6443 <= int(high or low), f"6443 reachable: {rule}"
         if rule["port"] != "22":
             assert not set(rule["source_ips"]) & set(ADMIN_RANGES), f"admin-only range in a public rule: {rule}"
@@ -541,7 +541,7 @@ class FakeSshd:
         self.sock.settimeout(0.2)
         while not self._stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _addr = self.sock.accept()
             except (socket.timeout, OSError):
                 continue
             self.connections += 1

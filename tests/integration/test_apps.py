@@ -35,8 +35,8 @@ def k3s_instances():
         for env, conf in (app.get("environments") or {"production": {}}).items():
             conf = conf or {}
             base = "convex-%s" % (app["name"] if env == "production" else "%s-%s" % (app["name"], env))
-            namespace = conf.get("namespace") or {"production": "convex", "staging": "hn-staging",
-                                                   "preview": "hn-preview"}[env]
+            defaults = {"production": "convex", "staging": "hn-staging", "preview": "hn-preview"}
+            namespace = conf.get("namespace") or defaults[env]
             out.append((namespace, base, "convex-%s-%s" % (app["name"], env), conf.get("replicas", 1)))
     return out
 
