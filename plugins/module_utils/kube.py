@@ -34,6 +34,29 @@ FIELD_MANAGER = "hansenexus.platform"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 
 
+#: Argument spec of the options the ``hansenexus.platform.kube`` doc fragment documents.
+KUBE_ARGUMENT_SPEC = dict(
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+)
+
+
+def argument_spec(**options):
+    """The kubeconfig/context options plus a module's own."""
+    spec = dict(KUBE_ARGUMENT_SPEC)
+    spec.update(options)
+    return spec
+
+
+def connect(module):
+    """A Kube for the module's kubeconfig/context; fails the module when the client is missing."""
+    if not HAS_KUBERNETES:
+        from ansible.module_utils.basic import missing_required_lib
+
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    return Kube(module.params["kubeconfig"], module.params["context"])
+
+
 class NotFound(KubernetesError):
     """The object (or its namespace) does not exist."""
 

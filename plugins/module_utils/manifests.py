@@ -140,6 +140,18 @@ def _probe(path, port, period, failures):
     }
 
 
+def _pod_spec(container, **extra):
+    """A pod spec with the collection's defaults: no API token, no service links, RuntimeDefault seccomp."""
+    spec = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+    }
+    spec.update(extra)
+    return spec
+
+
 def statefulset(inst, opts):
     labels = naming.labels(inst["app"], inst["env"], "backend")
     startup_failures = max(1, int(opts["startup_timeout_seconds"]) // 5)
@@ -174,13 +186,8 @@ def statefulset(inst, opts):
             "selector": {"matchLabels": naming.selector(inst["app"], inst["env"], "backend")},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": int(opts["termination_grace_seconds"]),
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [container],
-                },
+                "spec": _pod_spec(container,
+                                  terminationGracePeriodSeconds=int(opts["termination_grace_seconds"])),
             },
             "volumeClaimTemplates": [{
                 "apiVersion": "v1",
@@ -197,20 +204,22 @@ def statefulset(inst, opts):
     }
 
 
-def service(inst):
+def _service(inst, name, component, ports):
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(inst, inst["name"], "backend"),
+        "metadata": _meta(inst, name, component),
         "spec": {
             "type": "ClusterIP",
-            "selector": naming.selector(inst["app"], inst["env"], "backend"),
-            "ports": [
-                {"name": "api", "port": API_PORT, "targetPort": "api", "protocol": "TCP"},
-                {"name": "site", "port": SITE_PORT, "targetPort": "site", "protocol": "TCP"},
-            ],
+            "selector": naming.selector(inst["app"], inst["env"], component),
+            "ports": [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}
+                      for port_name, port in ports],
         },
     }
+
+
+def service(inst):
+    return _service(inst, inst["name"], "backend", [("api", API_PORT), ("site", SITE_PORT)])
 
 
 def _route(host, service_name, port, middlewares=None):
@@ -262,37 +271,23 @@ def dashboard_deployment(inst):
             "selector": {"matchLabels": naming.selector(inst["app"], inst["env"], "dashboard")},
             "template": {
                 "metadata": {"labels": naming.labels(inst["app"], inst["env"], "dashboard")},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "dashboard",
-                        "image": inst["dashboard_image"],
-                        "imagePullPolicy": "IfNotPresent",
-                        "ports": [{"name": "http", "containerPort": DASHBOARD_PORT, "protocol": "TCP"}],
-                        "env": [{"name": "NEXT_PUBLIC_DEPLOYMENT_URL", "value": inst["origins"]["cloud"]}],
-                        "resources": _resources(inst["dashboard_resources"]),
-                        "readinessProbe": _probe("/", "http", 10, 3),
-                        "securityContext": dict(RESTRICTED),
-                    }],
-                },
+                "spec": _pod_spec({
+                    "name": "dashboard",
+                    "image": inst["dashboard_image"],
+                    "imagePullPolicy": "IfNotPresent",
+                    "ports": [{"name": "http", "containerPort": DASHBOARD_PORT, "protocol": "TCP"}],
+                    "env": [{"name": "NEXT_PUBLIC_DEPLOYMENT_URL", "value": inst["origins"]["cloud"]}],
+                    "resources": _resources(inst["dashboard_resources"]),
+                    "readinessProbe": _probe("/", "http", 10, 3),
+                    "securityContext": dict(RESTRICTED),
+                }),
             },
         },
     }
 
 
 def dashboard_service(inst):
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _meta(inst, inst["dashboard_name"], "dashboard"),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": naming.selector(inst["app"], inst["env"], "dashboard"),
-            "ports": [{"name": "http", "port": DASHBOARD_PORT, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
+    return _service(inst, inst["dashboard_name"], "dashboard", [("http", DASHBOARD_PORT)])
 
 
 def dashboard_route(inst, opts):

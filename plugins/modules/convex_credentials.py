@@ -24,8 +24,9 @@ description:
   - No secret value is ever returned.
 author:
   - Hansenexus platform team (@hansenexus)
+extends_documentation_fragment:
+  - hansenexus.platform.kube
 requirements:
-  - kubernetes >= 29.0.0 (Python client)
   - cryptography >= 42.0.0
   - bcrypt >= 4.0.0
 attributes:
@@ -36,12 +37,6 @@ attributes:
     support: none
     description: Secret values are never shown, so there is no diff.
 options:
-  kubeconfig:
-    description: Path of the kubeconfig file.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
   instances:
     description:
       - Expanded instances, as the C(hansenexus.platform.convex_instances) filter returns them.
@@ -107,16 +102,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hansenexus.platform.plugins.module_utils import credentials
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, Kube,
-)
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
+        argument_spec=argument_spec(
             instances=dict(type="list", elements="dict", required=True),
             instance_secrets=dict(type="dict", default={}, no_log=True),
             dashboard_username=dict(type="str", default="admin"),
@@ -125,15 +116,13 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     if not credentials.HAS_BCRYPT:
         module.fail_json(msg=missing_required_lib("bcrypt"))
     params = module.params
     results = []
     current = None
     try:
-        kube = Kube(params["kubeconfig"], params["context"]) if params["store"] == "kubernetes" else None
+        kube = connect(module) if params["store"] == "kubernetes" else None
         for inst in params["instances"]:
             current = inst
             wanted = params["instance_secrets"].get(inst["secret_name"])

@@ -24,8 +24,8 @@ description:
     with a timeout otherwise.
 author:
   - Hansenexus platform team (@hansenexus)
-requirements:
-  - kubernetes >= 29.0.0 (Python client)
+extends_documentation_fragment:
+  - hansenexus.platform.kube
 attributes:
   check_mode:
     support: full
@@ -34,12 +34,6 @@ attributes:
     support: full
     description: The diff of the StatefulSet and companion templates.
 options:
-  kubeconfig:
-    description: Path of the kubeconfig file.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
   statefulset:
     description: The complete desired StatefulSet object.
     type: dict
@@ -99,13 +93,11 @@ rollout:
     pod_start_seconds: 10.9
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, Kube,
-)
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
 from ansible_collections.hansenexus.platform.plugins.module_utils.rollout import Rollout
 
 
@@ -121,9 +113,7 @@ def health_probe(url, validate_certs):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
+        argument_spec=argument_spec(
             statefulset=dict(type="dict", required=True),
             companions=dict(type="list", elements="dict", default=[]),
             container=dict(type="str", default="backend"),
@@ -134,14 +124,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
     meta = params["statefulset"].get("metadata") or {}
     where = "%s/%s" % (meta.get("namespace"), meta.get("name"))
     health = health_probe(params["health_url"], params["validate_certs"]) if params["health_url"] else None
     try:
-        rollout = Rollout(Kube(params["kubeconfig"], params["context"]), module.check_mode, params["timeout"],
+        rollout = Rollout(connect(module), module.check_mode, params["timeout"],
                           params["poll_interval"], health, params["container"])
         result = rollout.run(params["statefulset"], params["companions"])
     except PlatformError as exc:

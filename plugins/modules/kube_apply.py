@@ -24,8 +24,8 @@ description:
   - Values of Secrets are replaced by C(<redacted>) in diffs and results.
 author:
   - Hansenexus platform team (@hansenexus)
-requirements:
-  - kubernetes >= 29.0.0 (Python client)
+extends_documentation_fragment:
+  - hansenexus.platform.kube
 attributes:
   check_mode:
     support: full
@@ -34,12 +34,6 @@ attributes:
     support: full
     description: One diff per created or updated object, Secret values redacted.
 options:
-  kubeconfig:
-    description: Path of the kubeconfig file. The client's default applies when omitted.
-    type: path
-  context:
-    description: Context of the kubeconfig to use.
-    type: str
   resources:
     description: The objects to converge, each a complete Kubernetes object with apiVersion, kind and metadata.name.
     type: list
@@ -99,20 +93,16 @@ pruned:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hansenexus.platform.plugins.module_utils.apply import Batch
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, Kube,
-)
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
+        argument_spec=argument_spec(
             resources=dict(type="list", elements="dict", required=True),
             workers=dict(type="int", default=8),
             prune_selector=dict(type="str"),
@@ -122,11 +112,9 @@ def main():
         required_if=[("prune", True, ("prune_selector",))],
         supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
     try:
-        batch = Batch(Kube(params["kubeconfig"], params["context"]), module.check_mode, params["workers"])
+        batch = Batch(connect(module), module.check_mode, params["workers"])
         results = batch.converge(params["resources"])
         orphans = []
         if params["prune_selector"] and params["prune_kinds"]:

@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Hansenexus platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Cluster access shared by the modules that talk to Kubernetes."""
+
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description: Path of the kubeconfig file. The Kubernetes client's default applies when omitted.
+    type: path
+  context:
+    description: Context of the kubeconfig to use; the current context when omitted.
+    type: str
+requirements:
+  - kubernetes >= 29.0.0 (Python client)
+"""
