@@ -40,6 +40,7 @@ test-cluster: bootstrap-tests
 test-molecule: bootstrap-tests
 	molecule test -s cluster
 	molecule test -s node
+	molecule syntax -s kind
 
 test: bootstrap-tests lint unit test-cluster test-molecule
 
