@@ -3,7 +3,9 @@
 #   make test           every test (lint, unit, real control plane, Molecule, fakes)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-export PATH := $(CURDIR)/.venv-bin:/usr/local/go/bin:$(PATH)
+# .venv links to the cached virtualenv made by scripts/bootstrap.sh (a link to the venv root, so that
+# Python finds its pyvenv.cfg).
+export PATH := $(CURDIR)/.venv/bin:/usr/local/go/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
@@ -12,10 +14,10 @@ export ANSIBLE_FORCE_COLOR := 0
         test-cluster test-integration test-molecule test bench
 
 bootstrap:
-	@ln -sfn "$$(scripts/bootstrap.sh)" .venv-bin
+	@ln -sfn "$$(dirname "$$(scripts/bootstrap.sh)")" .venv
 
 bootstrap-tests:
-	@ln -sfn "$$(scripts/bootstrap.sh --tests)" .venv-bin
+	@ln -sfn "$$(dirname "$$(scripts/bootstrap.sh --tests)")" .venv
 
 cluster-up: bootstrap
 	tests/cluster/up.sh

@@ -7,7 +7,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 DEST="$WORK/ansible_collections/hansenexus/platform"
 mkdir -p "$DEST"
-rsync -a --exclude .git --exclude collections --exclude .venv-bin --exclude .ansible \
+rsync -a --exclude .git --exclude collections --exclude .venv --exclude .ansible \
   --exclude tests/output --exclude '__pycache__' --exclude '.pytest_cache' "$ROOT/" "$DEST/"
 # ansible-test bootstraps pip in its venvs with a get-pip script from a host outside the package
 # registries. Provide that script: ensurepip, then the requested pip from PyPI.

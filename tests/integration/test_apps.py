@@ -14,6 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from faults import kubectl_path
 from playbook import ROOT, run_playbook
 
 LOCAL_VARS = os.path.join(ROOT, "inventories", "local", "group_vars", "all", "estate.yml")
@@ -205,7 +206,7 @@ def test_render_writes_one_valid_file_per_app_environment(runs, tmp_path):
     expected = sorted("%s--%s.yaml" % (ns, sts) for ns, sts, _s, _r in k3s_instances()) + ["00-namespaces.yaml"]
     assert files == sorted(expected)
     # The rendered files are exactly what the cluster holds: a server-side dry run changes nothing.
-    kubectl = os.environ.get("HN_KUBECTL", "kubectl")
+    kubectl = kubectl_path()  # the kubectl built with the control plane, same version
     proc = subprocess.run([kubectl, "--kubeconfig", runs["env"]["HN_CLUSTER_KUBECONFIG"], "diff",
                            "--server-side", "--field-manager", "hansenexus.platform", "-f", str(out)],
                           capture_output=True, text=True, check=False)
