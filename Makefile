@@ -42,6 +42,8 @@ test-cluster: bootstrap-tests
 test-molecule: bootstrap-tests
 	molecule test -s cluster
 	molecule test -s node
+	scripts/compose-build.sh
+	molecule test -s hub
 	molecule syntax -s kind
 
 test: bootstrap-tests lint unit test-cluster test-molecule

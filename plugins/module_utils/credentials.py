@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import json
 import secrets
 
 try:
@@ -145,7 +146,9 @@ def plan_for_store(inst, stored, username, wanted_secret=None):
     """For an external store: the result plus the complete ``values`` to write there."""
     values, changes = plan_credentials(stored, inst["instance_name"], username, wanted_secret, _where(inst))
     result = _result(inst, changes, bool(stored))
-    result["values"] = values
+    # Encoded: Ansible masks every returned substring equal to a value of a no_log option (the stored ones),
+    # which would corrupt kept values such as the dashboard user inside the htpasswd line.
+    result["values_b64"] = base64.b64encode(json.dumps(values, sort_keys=True).encode("utf-8")).decode("ascii")
     return result
 
 

@@ -252,6 +252,7 @@ def _build_instance(app, env, app_item, env_item, settings):
         "volume_name": naming.volume_name(app, env),
         "claim_name": naming.claim_name(app, env),
         "pod_name": naming.pod_name(app, env),
+        "hub_project": naming.hub_project(app, env),
         "dashboard_name": naming.dashboard_name(app, env),
         "middleware_name": naming.middleware_name(app, env),
         "canary": app == settings.get("canary"),

@@ -57,8 +57,9 @@ options:
   store:
     description:
       - V(kubernetes) reads and writes the Secrets itself.
-      - V(external) only plans - it reads O(stored) and returns the complete values in RV(credentials[].values)
-        for the caller to write to its store (the 1Password path). Register such a task with C(no_log).
+      - V(external) only plans - it reads O(stored) and returns the complete values, base64-encoded JSON in
+        RV(credentials[].values_b64), for the caller to write to its store (the 1Password and hub paths).
+        Register such a task with C(no_log).
     type: str
     choices: [kubernetes, external]
     default: kubernetes
@@ -92,10 +93,14 @@ credentials:
       changed: true
       changes: [instance secret created, admin key issued]
   contains:
-    values:
-      description: With O(store=external) only, the complete values to store. Secret.
+    values_b64:
+      description:
+        - With O(store=external) only, the complete values to store, as base64-encoded JSON
+          (decode with C(b64decode | from_json)). Secret.
+        - Encoded because Ansible masks returned substrings equal to values of no_log options, which would
+          corrupt kept values.
       returned: when store is external
-      type: dict
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

@@ -105,3 +105,19 @@ def test_onepassword_translation_round_trip():
                         "fields": {f["label"]: {"value": f["value"]} for f in fields}}}
     missing = {"op_item": {}, "msg": "Item not found", "item": {"secret_name": "convex-x-production"}}
     assert credentials.from_onepassword([item, missing]) == {"convex-planex-production": values}
+
+
+def test_plan_for_an_external_store_returns_encoded_complete_values():
+    import base64
+    import json
+
+    values, _changes = fresh()
+    inst = {"app": "planex", "env": "production", "namespace": "convex", "secret_name": "convex-planex-production",
+            "instance_name": NAME}
+    result = credentials.plan_for_store(inst, dict(values, admin_key="stale"), "admin")
+    decoded = json.loads(base64.b64decode(result["values_b64"]))
+    assert decoded["instance_secret"] == values["instance_secret"]
+    assert decoded["dashboard_users"] == values["dashboard_users"]
+    assert decoded["admin_key"] != "stale"
+    assert result["changed"] and result["action"] == "update"
+    assert "values" not in result
