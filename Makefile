@@ -48,5 +48,6 @@ test-molecule: bootstrap-tests
 
 test: bootstrap-tests lint unit test-cluster test-molecule
 
-bench: cluster-up
+# Not a test: figures only (its own control plane on separate ports; see tests/bench/README.md).
+bench: bootstrap-tests
 	python tests/bench/bench.py
