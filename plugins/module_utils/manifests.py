@@ -233,21 +233,25 @@ def _route(host, service_name, port, middlewares=None):
     return route
 
 
-def ingress_route(inst, opts):
-    """API origin (port 3210) and site origin (port 3211), TLS by the ACME resolver."""
+def _ingress_route(inst, name, component, routes, opts):
     return {
         "apiVersion": "traefik.io/v1alpha1",
         "kind": "IngressRoute",
-        "metadata": _meta(inst, inst["name"], "backend"),
+        "metadata": _meta(inst, name, component),
         "spec": {
             "entryPoints": [opts["entrypoint"]],
-            "routes": [
-                _route(inst["hosts"]["api"], inst["name"], API_PORT),
-                _route(inst["hosts"]["site"], inst["name"], SITE_PORT),
-            ],
+            "routes": routes,
             "tls": {"certResolver": opts["cert_resolver"]},
         },
     }
+
+
+def ingress_route(inst, opts):
+    """API origin (port 3210) and site origin (port 3211), TLS by the ACME resolver."""
+    return _ingress_route(inst, inst["name"], "backend", [
+        _route(inst["hosts"]["api"], inst["name"], API_PORT),
+        _route(inst["hosts"]["site"], inst["name"], SITE_PORT),
+    ], opts)
 
 
 def dashboard_middleware(inst):
@@ -291,17 +295,9 @@ def dashboard_service(inst):
 
 
 def dashboard_route(inst, opts):
-    return {
-        "apiVersion": "traefik.io/v1alpha1",
-        "kind": "IngressRoute",
-        "metadata": _meta(inst, inst["dashboard_name"], "dashboard"),
-        "spec": {
-            "entryPoints": [opts["entrypoint"]],
-            "routes": [_route(inst["hosts"]["dashboard"], inst["dashboard_name"], DASHBOARD_PORT,
-                              [inst["middleware_name"]])],
-            "tls": {"certResolver": opts["cert_resolver"]},
-        },
-    }
+    return _ingress_route(inst, inst["dashboard_name"], "dashboard", [
+        _route(inst["hosts"]["dashboard"], inst["dashboard_name"], DASHBOARD_PORT, [inst["middleware_name"]]),
+    ], opts)
 
 
 def options(opts=None):
