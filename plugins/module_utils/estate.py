@@ -373,8 +373,8 @@ def _fmt(value, res):
     return "%g CPU" % value
 
 
-def problems(apps, settings=None):
-    """Every inventory mistake as a sentence; an empty list when the estate is valid."""
+def _analyse(apps, settings):
+    """(problems, instances): one walk over the inventory serves both."""
     settings = merged_settings(settings)
     report = _Collector()
     domain = settings.get("domain")
@@ -384,16 +384,21 @@ def problems(apps, settings=None):
     pairs = _walk(apps, settings, report)
     for inst, env_item in pairs:
         _check_instance(report, inst, settings, env_item)
-    _check_estate(report, [inst for inst, _item in pairs], settings)
-    return report.items
+    instances = [inst for inst, _item in pairs]
+    _check_estate(report, instances, settings)
+    return report.items, instances
+
+
+def problems(apps, settings=None):
+    """Every inventory mistake as a sentence; an empty list when the estate is valid."""
+    return _analyse(apps, settings)[0]
 
 
 def expand(apps, settings=None, placement=None):
     """The validated instances, optionally only those of one placement (k3s or hub)."""
-    found = problems(apps, settings)
+    found, instances = _analyse(apps, settings)
     if found:
         raise ValidationError("invalid estate:\n- " + "\n- ".join(found))
-    instances = [inst for inst, _item in _walk(apps, merged_settings(settings), _Collector())]
     if placement:
         instances = [i for i in instances if i["placement"] == placement]
     return instances
