@@ -13,11 +13,12 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
   kubeconfig:
-    description: Path of the kubeconfig file. The Kubernetes client's default applies when omitted.
+    description: Path of the kubeconfig file; C($KUBECONFIG) or C(~/.kube/config) when omitted.
     type: path
   context:
     description: Context of the kubeconfig to use; the current context when omitted.
     type: str
 requirements:
-  - kubernetes >= 29.0.0 (Python client)
+  - urllib3 and PyYAML (the collection talks to the API server itself)
+  - kubernetes >= 29.0.0 (Python client), only for kubeconfigs with exec or auth-provider credentials
 """

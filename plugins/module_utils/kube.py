@@ -1,37 +1,49 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Hansenexus platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small, thread-safe Kubernetes REST client on top of the kubernetes package.
+"""A small, thread-safe Kubernetes REST client.
 
-The kubernetes package loads the kubeconfig (certificates, tokens, exec
-plugins) and owns the connection pool; this class adds the few things the
-collection needs: discovery of resource paths by apiVersion and kind (one
-request per group version, cached), JSON requests, and server-side apply.
+It reads the kubeconfig itself and talks to the API server through urllib3
+(client certificates, bearer tokens, basic auth, CA data or files): the
+kubernetes package costs half a second to import, paid by every module run,
+and is only loaded for what only it can do - exec and auth-provider
+credential plugins. On top of that: discovery of resource paths by
+apiVersion and kind (one request per group version, cached), JSON requests,
+and server-side apply.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
+import base64
 import json
+import os
+import shutil
+import tempfile
 import threading
 
 try:
-    from kubernetes import config as k8s_config
-    from kubernetes.client.exceptions import ApiException
+    from urllib.parse import urlencode
+except ImportError:  # pragma: no cover - Python 2 sanity only
+    from urllib import urlencode
+
+try:
+    import urllib3
+    import yaml
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
 
-    class ApiException(Exception):
-        """Stand-in so the except clauses below stay valid without the client."""
-
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import KubernetesError
 
 FIELD_MANAGER = "hansenexus.platform"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
 
 
 #: Argument spec of the options the ``hansenexus.platform.kube`` doc fragment documents.
@@ -48,29 +60,160 @@ def argument_spec(**options):
     return spec
 
 
-def connect(module):
-    """A Kube for the module's kubeconfig/context; fails the module when the client is missing."""
+def connect(module, workers=8):
+    """A Kube for the module's kubeconfig/context; fails the module when a library is missing."""
     if not HAS_KUBERNETES:
         from ansible.module_utils.basic import missing_required_lib
 
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
-    return Kube(module.params["kubeconfig"], module.params["context"])
+        module.fail_json(msg=missing_required_lib("urllib3 and PyYAML"), exception=str(KUBERNETES_IMPORT_ERROR))
+    return Kube(module.params["kubeconfig"], module.params["context"], workers=workers)
 
 
 class NotFound(KubernetesError):
     """The object (or its namespace) does not exist."""
 
 
-class Kube:
-    """Requests against one cluster, from a kubeconfig file and optional context."""
+def _named(entries, name, what, source):
+    for entry in entries or []:
+        if entry.get("name") == name:
+            return entry.get(what) or {}
+    raise KubernetesError("%s has no %s named '%s'" % (source, what, name))
 
-    def __init__(self, kubeconfig=None, context=None):
-        if not HAS_KUBERNETES:
-            raise KubernetesError("the kubernetes Python package is required: %s" % KUBERNETES_IMPORT_ERROR)
+
+class _Files:
+    """Certificate and key data written to private files for the TLS layer, removed at exit."""
+
+    def __init__(self):
+        self.dir = None
+
+    def path(self, data_b64, name):
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="hn-kube-")
+            atexit.register(shutil.rmtree, self.dir, True)
+        path = os.path.join(self.dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(base64.b64decode(data_b64))
+        return path
+
+
+def load_kubeconfig(kubeconfig=None, context=None):
+    """Server and credentials of the context, or None when only the kubernetes package can load them."""
+    if not kubeconfig:
+        listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+        if len(listed) > 1:
+            return None  # merged kubeconfigs: left to the kubernetes package
+        kubeconfig = listed[0] if listed else "~/.kube/config"
+    source = os.path.expanduser(kubeconfig)
+    try:
+        with open(source) as handle:
+            config = yaml.safe_load(handle) or {}
+    except (IOError, OSError, yaml.YAMLError) as exc:
+        raise KubernetesError("cannot load kubeconfig %s: %s" % (source, exc))
+    context_name = context or config.get("current-context")
+    if not context_name:
+        raise KubernetesError("kubeconfig %s names no current context; set the context option" % source)
+    ctx = _named(config.get("contexts"), context_name, "context", source)
+    cluster = _named(config.get("clusters"), ctx.get("cluster"), "cluster", source)
+    user = _named(config.get("users"), ctx["user"], "user", source) if ctx.get("user") else {}
+    if user.get("exec") or user.get("auth-provider"):
+        return None
+    base = os.path.dirname(source)
+    files = _Files()
+
+    def material(entry, key, name):
+        if entry.get(key + "-data"):
+            return files.path(entry[key + "-data"], name)
+        if entry.get(key):
+            return os.path.join(base, os.path.expanduser(entry[key]))
+        return None
+
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        with open(os.path.join(base, user["tokenFile"])) as handle:
+            token = handle.read().strip()
+    return {
+        "server": (cluster.get("server") or "").rstrip("/"),
+        "ca": material(cluster, "certificate-authority", "ca.crt"),
+        "insecure": bool(cluster.get("insecure-skip-tls-verify")),
+        "tls_server_name": cluster.get("tls-server-name"),
+        "cert": material(user, "client-certificate", "client.crt"),
+        "key": material(user, "client-key", "client.key"),
+        "token": token,
+        "basic": (user["username"], user.get("password") or "") if user.get("username") else None,
+    }
+
+
+class _Urllib3:
+    """Requests over one pooled connection set, with the kubeconfig's credentials."""
+
+    def __init__(self, config, workers):
+        if not config["server"]:
+            raise KubernetesError("the kubeconfig's cluster has no server")
+        self.server = config["server"]
+        self.headers = {}
+        if config["token"]:
+            self.headers["Authorization"] = "Bearer %s" % config["token"]
+        elif config["basic"]:
+            self.headers.update(urllib3.make_headers(basic_auth="%s:%s" % config["basic"]))
+        tls = {}
+        if self.server.startswith("https:"):
+            tls = {"cert_reqs": "CERT_NONE" if config["insecure"] else "CERT_REQUIRED",
+                   "ca_certs": config["ca"], "cert_file": config["cert"], "key_file": config["key"]}
+            if config["tls_server_name"]:
+                tls["server_hostname"] = config["tls_server_name"]
+        if config["insecure"]:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.pool = urllib3.PoolManager(num_pools=2, maxsize=max(1, workers), block=False,
+                                        timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+                                        retries=False, **dict((k, v) for k, v in tls.items() if v))
+
+    def send(self, method, path, query, headers, payload):
+        url = self.server + path + ("?" + urlencode(query) if query else "")
+        if payload is not None and not isinstance(payload, (str, bytes)):
+            payload = json.dumps(payload)
+        merged = dict(self.headers)
+        merged.update(headers)
+        response = self.pool.request(method, url, body=payload, headers=merged, preload_content=True)
+        return response.status, response.data
+
+
+class _KubernetesPackage:
+    """Requests through the kubernetes package, for exec and auth-provider credentials."""
+
+    def __init__(self, kubeconfig, context):
+        try:
+            from kubernetes import config as k8s_config
+            from kubernetes.client.exceptions import ApiException
+        except ImportError as exc:
+            raise KubernetesError("this kubeconfig needs the kubernetes Python package (exec or auth-provider "
+                                  "credentials): %s" % exc)
+        self.api_exception = ApiException
         try:
             self.api = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
         except Exception as exc:  # the loader raises several unrelated types
             raise KubernetesError("cannot load kubeconfig %s: %s" % (kubeconfig or "(default)", exc))
+
+    def send(self, method, path, query, headers, payload):
+        try:
+            method, url, headers, payload, _post = self.api.param_serialize(
+                method, path, query_params=list((query or {}).items()), header_params=headers, body=payload,
+                auth_settings=["BearerToken"])
+            response = self.api.call_api(method, url, header_params=headers, body=payload)
+            response.read()
+            return response.status, response.data
+        except self.api_exception as exc:
+            return getattr(exc, "status", 0), getattr(exc, "body", None)
+
+
+class Kube:
+    """Requests against one cluster, from a kubeconfig file and optional context."""
+
+    def __init__(self, kubeconfig=None, context=None, workers=8):
+        if not HAS_KUBERNETES:
+            raise KubernetesError("urllib3 and PyYAML are required: %s" % KUBERNETES_IMPORT_ERROR)
+        config = load_kubeconfig(kubeconfig, context)
+        self.transport = _Urllib3(config, workers) if config else _KubernetesPackage(kubeconfig, context)
         self._resources = {}
         self._lock = threading.Lock()
 
@@ -78,12 +221,10 @@ class Kube:
     def request(self, method, path, body=None, query=None, content_type="application/json"):
         """Send one request; return the decoded JSON body. Raises NotFound on 404."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        # JSON bodies go as objects (the client encodes them); apply patches as ready-made text.
+        # JSON bodies go as objects (the kubernetes package encodes them); apply patches as ready-made text.
         payload = json.dumps(body) if body is not None and content_type != "application/json" else body
         try:
-            status, data = self._send(method, path, list((query or {}).items()), headers, payload)
-        except ApiException as exc:
-            status, data = getattr(exc, "status", 0), getattr(exc, "body", None)
+            status, data = self.transport.send(method, path, query, headers, payload)
         except Exception as exc:  # connection refused, TLS, timeouts
             raise KubernetesError("%s %s: %s" % (method, path, exc))
         if status == 404:
@@ -91,20 +232,6 @@ class Kube:
         if status >= 400 or status == 0:
             raise KubernetesError("%s %s: %s" % (method, path, _api_message(data)))
         return json.loads(data) if data else {}
-
-    def _send(self, method, path, query, headers, payload):
-        """(status, body) through the client's own auth and connection pool (old and new client APIs)."""
-        if hasattr(self.api, "param_serialize"):
-            method, url, headers, payload, _post = self.api.param_serialize(
-                method, path, query_params=query, header_params=headers, body=payload,
-                auth_settings=["BearerToken"])
-            response = self.api.call_api(method, url, header_params=headers, body=payload)
-            response.read()
-            return response.status, response.data
-        response = self.api.call_api(
-            path, method, query_params=query, header_params=headers, body=payload,
-            auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
-        return response.status, response.data
 
     # -- discovery ---------------------------------------------------------
     def resource(self, api_version, kind):
