@@ -17,6 +17,7 @@ __metaclass__ = type
 import base64
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     import bcrypt
@@ -26,24 +27,30 @@ except ImportError:  # pragma: no cover - reported by the module
 
 from ansible_collections.hansenexus.platform.plugins.module_utils import convex_keys, naming
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError, ValidationError
+from ansible_collections.hansenexus.platform.plugins.module_utils.kube import NotFound
 from ansible_collections.hansenexus.platform.plugins.module_utils.manifests import SECRET_KEYS
 
 PASSWORD_BYTES = 24
+# The dashboard password is 24 random bytes (192 bits): no work factor adds anything against guessing it,
+# while every converge verifies every stored hash. Cost 6 keeps that check at a few milliseconds per app
+# environment (cost 10 took ~90 ms); a stored hash of another cost is re-hashed once.
+BCRYPT_ROUNDS = 6
 
 
 def hash_password(username, password):
     """An htpasswd line with a bcrypt hash, as Traefik's BasicAuth reads it."""
     if not HAS_BCRYPT:
         raise PlatformError("the bcrypt Python package is required to hash dashboard passwords")
-    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=10)).decode("ascii")
+    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode("ascii")
     return "%s:%s" % (username, hashed)
 
 
 def users_line_matches(line, username, password):
+    """True when the htpasswd line is this user's, at our bcrypt cost, for this password."""
     if not HAS_BCRYPT or not line or ":" not in line:
         return False
     user, hashed = line.strip().split(":", 1)
-    if user != username:
+    if user != username or not hashed.startswith(("$2b$%02d$" % BCRYPT_ROUNDS, "$2y$%02d$" % BCRYPT_ROUNDS)):
         return False
     try:
         return bcrypt.checkpw(password.encode("utf-8"), hashed.encode("ascii"))
@@ -51,14 +58,15 @@ def users_line_matches(line, username, password):
         return False
 
 
-def plan_credentials(stored, instance_name, username, wanted_secret=None, where="credentials"):
+def plan_credentials(stored, instance_name, username, wanted_secret=None, where="credentials", generate=True):
     """What the store must hold, and why it differs from what it holds.
 
     ``stored`` maps SECRET_KEYS names (instance_secret, admin_key, ...) to
     values, or is None/empty when nothing is stored. Returns ``(values,
     changes)``: the complete values, and a list of short reasons (empty when
     the store is already right). Never returns a new instance secret for a
-    store that has one.
+    store that has one. With ``generate`` false (a rebuild), a missing
+    instance secret is an error instead: the old one must come back.
     """
     stored = dict(stored or {})
     values = dict(stored)
@@ -74,6 +82,12 @@ def plan_credentials(stored, instance_name, username, wanted_secret=None, where=
             raise ValidationError("%s: the inventory's instance_secret differs from the stored one; "
                                   "refusing to replace a secret (it would invalidate every admin key)" % where)
     else:
+        if not (wanted_secret or generate):
+            raise ValidationError(
+                "%s: the secret store holds no instance secret, and this run may not create one (a new secret "
+                "would start the backend on a new identity and invalidate every admin key issued before). "
+                "Restore the credentials into the secret store, or pin the old secret in "
+                "convex_apps_instance_secrets" % where)
         if wanted_secret:
             convex_keys.validate_instance_secret(wanted_secret)
         values["instance_secret"] = wanted_secret or convex_keys.generate_instance_secret()
@@ -142,9 +156,10 @@ def _result(inst, changes, existed):
             "action": "none" if not changes else ("update" if existed else "create")}
 
 
-def plan_for_store(inst, stored, username, wanted_secret=None):
+def plan_for_store(inst, stored, username, wanted_secret=None, generate=True):
     """For an external store: the result plus the complete ``values`` to write there."""
-    values, changes = plan_credentials(stored, inst["instance_name"], username, wanted_secret, _where(inst))
+    values, changes = plan_credentials(stored, inst["instance_name"], username, wanted_secret, _where(inst),
+                                       generate)
     result = _result(inst, changes, bool(stored))
     # Encoded: Ansible masks every returned substring equal to a value of a no_log option (the stored ones),
     # which would corrupt kept values such as the dashboard user inside the htpasswd line.
@@ -152,13 +167,55 @@ def plan_for_store(inst, stored, username, wanted_secret=None):
     return result
 
 
-def ensure_in_kubernetes(kube, inst, username, wanted_secret=None, check_mode=False):
-    """Make the app environment's Secret complete; returns a result without secret values."""
-    current = kube.get("v1", "Secret", inst["secret_name"], inst["namespace"])
-    values, changes = plan_credentials(decode_secret(current), inst["instance_name"], username,
-                                       wanted_secret, _where(inst))
-    result = _result(inst, changes, current is not None)
-    if changes and not check_mode:
+def read_kubernetes(kube, instances):
+    """Live Secrets by (namespace, name), one LIST per namespace (an absent namespace holds none)."""
+    live = {}
+    for namespace in sorted({inst["namespace"] for inst in instances}):
+        try:
+            items = kube.list("v1", "Secret", namespace=namespace)
+        except NotFound:
+            items = []
+        for item in items:
+            live[(namespace, item["metadata"]["name"])] = item
+    return live
+
+
+def plan_kubernetes(kube, instances, username, wanted_secrets=None, generate=True, workers=8):
+    """Every instance's plan ``(inst, current, values, changes)``, read and checked before anything is written.
+
+    One bad instance fails the whole plan, so no Secret is written for a run that cannot complete.
+    """
+    wanted_secrets = wanted_secrets or {}
+    live = read_kubernetes(kube, instances)
+
+    def plan(inst):
+        current = live.get((inst["namespace"], inst["secret_name"]))
+        try:
+            values, changes = plan_credentials(decode_secret(current), inst["instance_name"], username,
+                                               wanted_secrets.get(inst["secret_name"]), _where(inst), generate)
+        except ValidationError as exc:
+            return exc
+        return inst, current, values, changes
+
+    if len(instances) < 2:
+        plans = [plan(inst) for inst in instances]
+    else:
+        # bcrypt releases the GIL: the hash checks run side by side.
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(instances)))) as pool:
+            plans = list(pool.map(plan, instances))
+    problems = [str(p) for p in plans if isinstance(p, ValidationError)]
+    if problems:
+        raise ValidationError(" | ".join(problems))
+    return plans
+
+
+def write_kubernetes(kube, plans, check_mode=False):
+    """Create or complete the planned Secrets; results without secret values."""
+    results = []
+    for inst, current, values, changes in plans:
+        results.append(_result(inst, changes, current is not None))
+        if not changes or check_mode:
+            continue
         obj = secret_object(inst, values)
         if current is None:
             kube.create(obj)
@@ -166,7 +223,14 @@ def ensure_in_kubernetes(kube, inst, username, wanted_secret=None, check_mode=Fa
             # Replace under the resourceVersion just read: a concurrent writer makes this fail, not race.
             obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             kube.request("PUT", kube.path("v1", "Secret", inst["secret_name"], inst["namespace"]), body=obj)
-    return result
+    return results
+
+
+def ensure_in_kubernetes(kube, instances, username, wanted_secrets=None, check_mode=False, generate=True,
+                         workers=8):
+    """Make every instance's Secret complete: plan them all, then write. Results carry no secret values."""
+    return write_kubernetes(kube, plan_kubernetes(kube, instances, username, wanted_secrets, generate, workers),
+                            check_mode)
 
 
 def from_onepassword(item_info_results):

@@ -69,6 +69,12 @@ options:
         C(instance_secret), C(admin_key), C(dashboard_username), C(dashboard_password), C(dashboard_users).
     type: dict
     default: {}
+  generate:
+    description:
+      - Create an instance secret the store does not hold. V(false) during a rebuild - an app environment
+        without a stored instance secret then fails before anything is written.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -118,6 +124,7 @@ def main():
             dashboard_username=dict(type="str", default="admin"),
             store=dict(type="str", choices=["kubernetes", "external"], default="kubernetes"),
             stored=dict(type="dict", default={}, no_log=True),
+            generate=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -127,18 +134,18 @@ def main():
     results = []
     current = None
     try:
-        kube = connect(module) if params["store"] == "kubernetes" else None
-        for inst in params["instances"]:
-            current = inst
-            wanted = params["instance_secrets"].get(inst["secret_name"])
-            if kube:
-                results.append(credentials.ensure_in_kubernetes(
-                    kube, inst, params["dashboard_username"], wanted, module.check_mode))
-            else:
+        if params["store"] == "kubernetes":
+            results = credentials.ensure_in_kubernetes(
+                connect(module), params["instances"], params["dashboard_username"], params["instance_secrets"],
+                module.check_mode, params["generate"])
+        else:
+            for inst in params["instances"]:
+                current = inst
                 results.append(credentials.plan_for_store(
-                    inst, params["stored"].get(inst["secret_name"]), params["dashboard_username"], wanted))
+                    inst, params["stored"].get(inst["secret_name"]), params["dashboard_username"],
+                    params["instance_secrets"].get(inst["secret_name"]), params["generate"]))
     except (PlatformError, KeyError) as exc:
-        where = "app '%s' environment '%s'" % (current.get("app"), current.get("env")) if current else "setup"
+        where = "app '%s' environment '%s'" % (current.get("app"), current.get("env")) if current else "planning"
         module.fail_json(msg="Ensuring Convex credentials failed at %s: %s" % (where, exc), credentials=results)
     module.exit_json(changed=any(r["changed"] for r in results), credentials=results)
 

@@ -5,7 +5,7 @@
 
 Enabled by tests/bench/bench.py through ANSIBLE_CALLBACK_PLUGINS / ANSIBLE_CALLBACKS_ENABLED; writes to
 the file named by HN_BENCH_EVENTS. It never records module arguments or results, except the non-secret
-``rollout`` summary of hansenexus.platform.convex_rollout (times, action) and kube_apply's ``summary``.
+``rollout`` summary of hansenexus.platform.convex_rollout (times, action) and convex_converge's ``summary``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,7 +29,7 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-KEPT = {"convex_rollout": "rollout", "kube_apply": "summary"}
+KEPT = {"convex_rollout": "rollout", "convex_converge": "summary", "kube_apply": "summary"}
 
 
 class CallbackModule(CallbackBase):

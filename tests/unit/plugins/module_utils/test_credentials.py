@@ -121,3 +121,38 @@ def test_plan_for_an_external_store_returns_encoded_complete_values():
     assert decoded["admin_key"] != "stale"
     assert result["changed"] and result["action"] == "update"
     assert "values" not in result
+
+
+def test_rebuild_refuses_to_create_an_instance_secret():
+    with pytest.raises(ValidationError) as err:
+        credentials.plan_credentials({}, "convex-planex", "admin", where="app 'planex' environment 'production'",
+                                     generate=False)
+    assert "app 'planex' environment 'production'" in str(err.value)
+    assert "convex_apps_instance_secrets" in str(err.value)
+
+
+def test_rebuild_completes_a_store_that_kept_its_secret():
+    secret = convex_keys.generate_instance_secret()
+    values, changes = credentials.plan_credentials({"instance_secret": secret}, "convex-planex", "admin",
+                                                   generate=False)
+    assert values["instance_secret"] == secret
+    assert "admin key issued" in changes
+
+
+def test_rebuild_may_use_a_pinned_secret():
+    secret = convex_keys.generate_instance_secret()
+    values, _changes = credentials.plan_credentials({}, "convex-planex", "admin", wanted_secret=secret,
+                                                    generate=False)
+    assert values["instance_secret"] == secret
+
+
+def test_hash_of_another_bcrypt_cost_is_rehashed_once():
+    import bcrypt
+
+    values, _changes = credentials.plan_credentials({}, "convex-planex", "admin")
+    slow = bcrypt.hashpw(values["dashboard_password"].encode(), bcrypt.gensalt(rounds=10)).decode()
+    stored = dict(values, dashboard_users="admin:" + slow)
+    again, changes = credentials.plan_credentials(stored, "convex-planex", "admin")
+    assert changes == ["dashboard password hashed"]
+    assert again["dashboard_users"].startswith("admin:$2b$%02d$" % credentials.BCRYPT_ROUNDS)
+    assert credentials.plan_credentials(again, "convex-planex", "admin")[1] == []
