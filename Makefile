@@ -18,6 +18,7 @@ bootstrap:
 
 bootstrap-tests:
 	@ln -sfn "$$(dirname "$$(scripts/bootstrap.sh --tests)")" .venv
+	@scripts/convex-cli.sh >/dev/null
 
 cluster-up: bootstrap
 	tests/cluster/up.sh
@@ -37,7 +38,7 @@ unit: bootstrap
 	python -m pytest -q tests/unit
 
 test-cluster: bootstrap-tests
-	python -m pytest -q tests/cluster tests/integration tests/platform tests/hetzner
+	python -m pytest -q tests/cluster tests/integration tests/platform tests/hetzner tests/backup
 
 test-molecule: bootstrap-tests
 	molecule test -s cluster
