@@ -26,7 +26,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install python3-venv ca-certificates openssl git make rsync
+apt_install python3-venv ca-certificates openssl openssh-client git make rsync
 
 PY=${HANSENEXUS_PYTHON:-$(command -v python3.11 || command -v python3)}
 hash=$( (cat "$ROOT/requirements.txt"; "$PY" --version) | sha256sum | cut -c1-12)

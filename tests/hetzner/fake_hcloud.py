@@ -24,7 +24,17 @@ volume in the server's datacenter/location, one attachment per volume,
 ``protected`` errors for delete/rebuild protection, ``auto_delete`` of primary
 IPs on server deletion.
 
-What is simplified: every action finishes at once (``status: success``), no
+Actions finish at once (``status: success``) unless the fake is started
+with ``action_polls=N``: then every action is ``running`` for its first N reads
+(``GET /actions/{id}`` or ``/{resource}/actions/{id}``) and a server deletion
+takes effect only when its action finishes (until then the server is listed
+with ``status: deleting``, its name still taken). ``shutdown`` (ACPI) only
+sends the request, as on Hetzner: the server's status turns ``off`` once its
+OS halts, which the fake models as ``shutdown_reads`` later reads of the
+servers API (0: at once; ``None``: the OS ignores ACPI and the server keeps
+running until ``poweroff``).
+
+What is simplified: no
 prices, no metrics, no networks/load balancers/placement groups, label
 selectors support only ``key`` and ``key=value`` terms, anything not
 implemented answers ``400 unsupported_error`` so an unexpected call is loud.
@@ -181,7 +191,12 @@ def _invalid(message: str, field: str | None = None) -> ApiError:
 class FakeState:
     """All resources of one fake Hetzner project."""
 
-    def __init__(self, ipv4_pool: str = DEFAULT_IPV4_POOL, ipv6_pool: str = DEFAULT_IPV6_POOL):
+    def __init__(self, ipv4_pool: str = DEFAULT_IPV4_POOL, ipv6_pool: str = DEFAULT_IPV6_POOL,
+                 action_polls: int = 0, shutdown_reads: int | None = 0):
+        self.action_polls = action_polls
+        self.shutdown_reads = shutdown_reads
+        # action id -> [reads left while running, callback run when it finishes]
+        self._pending: dict[int, list] = {}
         self.ssh_keys: dict[int, dict] = {}
         self.firewalls: dict[int, dict] = {}
         self.primary_ips: dict[int, dict] = {}
@@ -201,7 +216,8 @@ class FakeState:
     def _new_id(self) -> int:
         return next(self._ids)
 
-    def action(self, command: str, resources: list[tuple[str, int]]) -> dict:
+    def action(self, command: str, resources: list[tuple[str, int]], on_finish=None) -> dict:
+        """A new action; with action_polls it runs for that many reads, then on_finish() takes effect."""
         now = _now()
         act = {
             "id": next(self._action_ids), "command": command, "status": "success", "progress": 100,
@@ -209,7 +225,39 @@ class FakeState:
             "resources": [{"id": rid, "type": rtype} for rtype, rid in resources],
         }
         self.actions[act["id"]] = act
+        if self.action_polls > 0:
+            act.update(status="running", progress=0, finished=None)
+            self._pending[act["id"]] = [self.action_polls, on_finish]
+        elif on_finish is not None:
+            on_finish()
         return copy.deepcopy(act)
+
+    def read_action(self, action_id: int) -> dict | None:
+        """GET of an action: a running action finishes after its reads (then its effect happens)."""
+        act = self.actions.get(action_id)
+        if act is None:
+            return None
+        pending = self._pending.get(action_id)
+        if pending is not None:
+            if pending[0] > 0:
+                pending[0] -= 1
+            else:
+                del self._pending[action_id]
+                act.update(status="success", progress=100, finished=_now())
+                if pending[1] is not None:
+                    pending[1]()
+        return copy.deepcopy(act)
+
+    def tick_servers(self) -> None:
+        """One read of the servers API: a server whose OS was asked to shut down halts after its reads."""
+        for server in self.servers.values():
+            if "_halt_in" not in server:
+                continue
+            if server["_halt_in"] > 0:
+                server["_halt_in"] -= 1
+            else:
+                del server["_halt_in"]
+                server["status"] = "off"
 
     @staticmethod
     def _check_name(name, field: str = "name") -> str:
@@ -704,9 +752,14 @@ class FakeState:
         server = self._lookup(self.servers, server_id, "server")
         if server["protection"]["delete"]:
             raise _protected("server", "delete")
-        return {"action": self.remove_server(server)}
+        if server["status"] == "deleting":
+            raise ApiError(423, "locked", "server is locked by a running delete action")
+        server["status"] = "deleting"
+        server.pop("_halt_in", None)
+        return {"action": self.action("delete_server", [("server", server["id"])],
+                                      on_finish=lambda: self.remove_server(server))}
 
-    def remove_server(self, server: dict) -> dict:
+    def remove_server(self, server: dict) -> None:
         """Delete a server like the API does: detach volumes, free primary IPs, drop firewall links."""
         for volume in self.volumes.values():
             if volume["server"] == server["id"]:
@@ -720,7 +773,6 @@ class FakeState:
             firewall["applied_to"] = [a for a in firewall["applied_to"]
                                       if not (a["type"] == "server" and a["server"]["id"] == server["id"])]
         del self.servers[server["id"]]
-        return self.action("delete_server", [("server", server["id"])])
 
     def server_action(self, server_id: int, action: str, body: dict) -> dict:
         server = self._lookup(self.servers, server_id, "server")
@@ -728,9 +780,18 @@ class FakeState:
         if action == "poweron":
             server["status"] = "running"
             return {"action": self.action("start_server", ref)}
-        if action in ("poweroff", "shutdown"):
+        if action == "poweroff":
             server["status"] = "off"
-            return {"action": self.action("stop_server" if action == "poweroff" else "shutdown_server", ref)}
+            server.pop("_halt_in", None)
+            return {"action": self.action("stop_server", ref)}
+        if action == "shutdown":
+            # ACPI request only: the status turns off when the OS halts (or never, if it ignores ACPI)
+            if server["status"] == "running" and self.shutdown_reads is not None and "_halt_in" not in server:
+                if self.shutdown_reads == 0:
+                    server["status"] = "off"
+                else:
+                    server["_halt_in"] = self.shutdown_reads
+            return {"action": self.action("shutdown_server", ref)}
         if action in ("reboot", "reset"):
             return {"action": self.action(f"{action}_server", ref)}
         if action == "change_protection":
@@ -804,14 +865,17 @@ class FakeHcloud:
     """The fake API server: start() on a loopback port, read .requests / .state, stop()."""
 
     def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0,
-                 ipv4_pool: str = DEFAULT_IPV4_POOL, ipv6_pool: str = DEFAULT_IPV6_POOL):
+                 ipv4_pool: str = DEFAULT_IPV4_POOL, ipv6_pool: str = DEFAULT_IPV6_POOL,
+                 action_polls: int = 0, shutdown_reads: int | None = 0):
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("the fake listens on loopback only")
         self.token = token
         self.ipv4_pool = ipv4_pool
         self.ipv6_pool = ipv6_pool
+        self.action_polls = action_polls
+        self.shutdown_reads = shutdown_reads
         self.lock = threading.RLock()
-        self.state = FakeState(ipv4_pool, ipv6_pool)
+        self.state = FakeState(ipv4_pool, ipv6_pool, action_polls, shutdown_reads)
         self.requests: list[dict] = []
         fake = self
 
@@ -841,7 +905,7 @@ class FakeHcloud:
 
     def reset(self) -> None:
         with self.lock:
-            self.state = FakeState(self.ipv4_pool, self.ipv6_pool)
+            self.state = FakeState(self.ipv4_pool, self.ipv6_pool, self.action_polls, self.shutdown_reads)
             self.requests.clear()
 
     def clear_requests(self) -> None:
@@ -867,15 +931,15 @@ class FakeHcloud:
 
         # generic action lookups: /actions/{id} and /{resource}/actions/{id}
         if resource == "actions" and len(rest) == 1 and method == "GET":
-            action = st.actions.get(int(rest[0])) if rest[0].isdigit() else None
+            action = st.read_action(int(rest[0])) if rest[0].isdigit() else None
             if action is None:
                 raise _not_found("action", rest[0])
-            return 200, {"action": copy.deepcopy(action)}
+            return 200, {"action": action}
         if len(rest) == 2 and rest[0] == "actions" and rest[1].isdigit() and method == "GET":
-            action = st.actions.get(int(rest[1]))
+            action = st.read_action(int(rest[1]))
             if action is None:
                 raise _not_found("action", rest[1])
-            return 200, {"action": copy.deepcopy(action)}
+            return 200, {"action": action}
 
         catalogue = {
             "locations": ([copy.deepcopy(loc) for loc in LOCATIONS], "location"),
@@ -914,6 +978,8 @@ class FakeHcloud:
             raise ApiError(400, "unsupported_error", f"'{resource}' is not implemented by the fake")
         collection, single = mutable[resource]
         render = st.public_server if resource == "servers" else copy.deepcopy
+        if resource == "servers" and method == "GET":
+            st.tick_servers()
 
         if not rest:
             if method == "GET":
@@ -1028,8 +1094,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token", required=True, help="the bearer token the fake accepts")
     parser.add_argument("--ipv4-pool", default=DEFAULT_IPV4_POOL)
+    parser.add_argument("--action-polls", type=int, default=0, help="reads an action stays running")
     args = parser.parse_args()
-    fake = FakeHcloud(args.token, port=args.port, ipv4_pool=args.ipv4_pool)
+    fake = FakeHcloud(args.token, port=args.port, ipv4_pool=args.ipv4_pool, action_polls=args.action_polls)
     print(f"FAKE Hetzner Cloud API listening on {fake.endpoint}", flush=True)
     try:
         fake.httpd.serve_forever()
