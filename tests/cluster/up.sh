@@ -159,14 +159,19 @@ launch() { # launch NAME ARGS... (binary = NAME from the cache)
   printf '%s %s\n' "$!" "${exe}" > "${HN_CLUSTER_PIDS}/${name}.pid"
   hn_log "started ${name} (pid $!, log ${HN_CLUSTER_LOGS}/${name}.log)"
 }
-wait_for() { # wait_for WHAT SECONDS COMMAND...
-  local what="$1" secs="$2"
-  shift 2
-  for _ in $(seq 1 $((secs * 5))); do
+try_for() { # try_for SECONDS COMMAND...: retry until it succeeds (0) or the time is up (1)
+  local deadline=$((SECONDS + $1))
+  shift
+  while [ "${SECONDS}" -lt "${deadline}" ]; do
     "$@" >/dev/null 2>&1 && return 0
     sleep 0.2
   done
-  hn_die "timed out after ${secs}s waiting for ${what}; logs in ${HN_CLUSTER_LOGS}"
+  return 1
+}
+wait_for() { # wait_for WHAT SECONDS COMMAND...
+  local what="$1" secs="$2"
+  shift 2
+  try_for "${secs}" "$@" || hn_die "timed out after ${secs}s waiting for ${what}; logs in ${HN_CLUSTER_LOGS}"
 }
 alive() { hn_pid "$1" >/dev/null || hn_die "$1 exited; see ${HN_CLUSTER_LOGS}/$1.log"; }
 http_ok() { # http_ok URL: plain GET on loopback answers 200
@@ -234,13 +239,16 @@ wait_for "CRDs Established" 60 "${HN_CLUSTER_BIN}/kubectl" --kubeconfig="${HN_CL
 apply_stages
 
 mkdir -p "${HN_CLUSTER_STATE}/kwok-home"
-# HOME is moved so kwok never reads a user's ~/.kwok/kwok.yaml.
-HOME="${HN_CLUSTER_STATE}/kwok-home" launch kwok \
-  --kubeconfig="${HN_CLUSTER_STATE}/kwok.kubeconfig" \
-  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-  --node-ip="${HN_CLUSTER_HOST}" --cidr=10.42.0.0/16 \
-  --server-address="${HN_CLUSTER_HOST}:${HN_CLUSTER_KWOK_PORT}" \
-  --node-lease-duration-seconds=40 --enable-crds=Stage
+start_kwok() {
+  # HOME is moved so kwok never reads a user's ~/.kwok/kwok.yaml.
+  HOME="${HN_CLUSTER_STATE}/kwok-home" launch kwok \
+    --kubeconfig="${HN_CLUSTER_STATE}/kwok.kubeconfig" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --node-ip="${HN_CLUSTER_HOST}" --cidr=10.42.0.0/16 \
+    --server-address="${HN_CLUSTER_HOST}:${HN_CLUSTER_KWOK_PORT}" \
+    --node-lease-duration-seconds=40 --enable-crds=Stage
+}
+start_kwok
 
 # --- fake nodes ------------------------------------------------------------------
 for node in ${HN_CLUSTER_NODES}; do
@@ -254,9 +262,22 @@ for node in ${HN_CLUSTER_NODES}; do
 done
 
 alive kube-controller-manager; alive kube-scheduler; alive kwok
-for node in ${HN_CLUSTER_NODES}; do
-  wait_for "node ${node} Ready" 60 "${HN_CLUSTER_BIN}/kubectl" --kubeconfig="${HN_CLUSTER_KUBECONFIG}" \
-    wait --for=condition=Ready --timeout=5s "node/${node}"
+nodes_ready() {
+  local node
+  for node in ${HN_CLUSTER_NODES}; do
+    try_for 30 "${HN_CLUSTER_BIN}/kubectl" --kubeconfig="${HN_CLUSTER_KUBECONFIG}" \
+      wait --for=condition=Ready --timeout=5s "node/${node}" || return 1
+  done
+}
+# kwok v0.8 now and then starts watching and never acts (no log line, no CPU, no node lease): a
+# restart cures it. Three tries, then give up with the logs.
+for attempt in 1 2 3; do
+  nodes_ready && break
+  [ "${attempt}" -lt 3 ] || hn_die "kwok did not report the nodes Ready after 3 starts; logs in ${HN_CLUSTER_LOGS}"
+  hn_log "kwok did not report the nodes Ready within 30s; restarting it (start $((attempt + 1)) of 3)"
+  kill -KILL "$(hn_pid kwok)" 2>/dev/null || true
+  sleep 1
+  start_kwok
 done
 # Pods can be admitted once the default service account exists (kcm made it).
 wait_for "default service account" 60 "${HN_CLUSTER_BIN}/kubectl" --kubeconfig="${HN_CLUSTER_KUBECONFIG}" \
