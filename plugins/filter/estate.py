@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that expose the estate logic of module_utils to roles and playbooks.
 
+- ``apps | hansenexus.platform.convex_estate(settings, placement)``: ``{problems, instances}`` in one walk.
 - ``apps | hansenexus.platform.convex_estate_problems(settings)``: inventory mistakes, as sentences.
 - ``apps | hansenexus.platform.convex_instances(settings, placement=None)``: one dict per app environment.
 - ``instances | hansenexus.platform.convex_manifests(options)``: every Kubernetes object, namespaces first.
@@ -38,6 +39,10 @@ def _plain(value):
         if isinstance(value, plain):
             return plain(value)
     return value
+
+
+def convex_estate(apps, settings=None, placement=None):
+    return estate.analyse(_plain(apps), _plain(settings), placement)
 
 
 def convex_estate_problems(apps, settings=None):
@@ -114,6 +119,7 @@ def object_key(metadata):
 class FilterModule(object):
     def filters(self):
         return {
+            "convex_estate": convex_estate,
             "convex_estate_problems": convex_estate_problems,
             "convex_instances": convex_instances,
             "convex_manifests": convex_manifests,

@@ -389,6 +389,14 @@ def _analyse(apps, settings):
     return report.items, instances
 
 
+def analyse(apps, settings=None, placement=None):
+    """``{"problems": [...], "instances": [...]}``: the instances (of one placement) only when there is no problem."""
+    found, instances = _analyse(apps, settings)
+    if found:
+        return {"problems": found, "instances": []}
+    return {"problems": [], "instances": [i for i in instances if not placement or i["placement"] == placement]}
+
+
 def problems(apps, settings=None):
     """Every inventory mistake as a sentence; an empty list when the estate is valid."""
     return _analyse(apps, settings)[0]

@@ -173,3 +173,12 @@ def test_every_derived_name_comes_from_naming():
     assert inst["name"] == naming.base_name("planex", "production")
     assert inst["claim_name"] == naming.claim_name("planex", "production")
     assert inst["data_path"] == "/mnt/data/convex/convex/convex-planex"
+
+
+def test_analyse_gives_problems_or_instances_from_one_walk():
+    good = estate.analyse(copy.deepcopy(ESTATE), SETTINGS, "k3s")
+    assert good["problems"] == []
+    assert [i["id"] for i in good["instances"]] == [i["id"] for i in estate.expand(copy.deepcopy(ESTATE), SETTINGS, "k3s")]
+    assert all(i["placement"] == "k3s" for i in good["instances"])
+    bad = estate.analyse(copy.deepcopy(ESTATE) + [{"name": "Bad_Name"}], SETTINGS, "k3s")
+    assert bad["instances"] == [] and any("Bad_Name" in p for p in bad["problems"])
