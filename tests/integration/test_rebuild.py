@@ -186,3 +186,15 @@ def test_a_second_rebuild_run_changes_nothing(rehearsal):
     run = rehearsal["again"]
     assert run.rc == 0, run
     assert run.changed == 0, run
+
+
+def test_rebuild_of_a_hetzner_server_refuses_credentials_that_die_with_it():
+    # Only the guard play runs (tagged always); no cluster or API is contacted.
+    extra = {"confirm_rebuild": SERVER, "platform_hetzner_enabled": True}
+    run = run_playbook("playbooks/rebuild.yml", extra_vars=extra, args=["--tags", "guard-only"])
+    assert run.rc != 0, run
+    flat = " ".join(run.output.split())
+    assert "platform_secret_store is 'kubernetes'" in flat and "-e rebuild_secrets_saved=true" in flat, run
+    saved = run_playbook("playbooks/rebuild.yml", extra_vars=dict(extra, rebuild_secrets_saved=True),
+                         args=["--tags", "guard-only"])
+    assert saved.rc == 0, saved
