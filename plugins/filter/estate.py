@@ -25,7 +25,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import apply, credentials, estate, manifests, rollout
+from ansible_collections.hansenexus.platform.plugins.module_utils import apply, converge, credentials, estate, manifests
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 
 
@@ -98,16 +98,7 @@ def to_manifest_yaml(objects):
 
 def convex_image_changes(live_statefulsets, instances):
     """Sentences for running backends whose image the instances would change."""
-    wanted = dict(((i["namespace"], i["name"]), i) for i in _plain(instances))
-    changes = []
-    for sts in _plain(live_statefulsets):
-        meta = sts.get("metadata") or {}
-        inst = wanted.get((meta.get("namespace"), meta.get("name")))
-        live = rollout.container_image(sts, "backend")
-        if inst and live and live != inst["backend_image"]:
-            changes.append("app '%s' environment '%s': field 'version': the backend runs %s, the inventory pins %s"
-                           % (inst["app"], inst["env"], live.rsplit(":", 1)[-1], inst["version"]))
-    return changes
+    return converge.image_changes(_plain(live_statefulsets), _plain(instances))
 
 
 def object_key(metadata):

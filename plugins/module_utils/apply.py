@@ -230,6 +230,18 @@ class Batch:
         return count
 
 
+def summarize(results):
+    """(counts by action, diffs): pops each result's diff, which only a diff-mode run returns."""
+    summary = {"create": 0, "update": 0, "none": 0}
+    diffs = []
+    for result in results:
+        summary[result["action"]] += 1
+        diff = result.pop("diff", None)
+        if diff:
+            diffs.append(diff)
+    return summary, diffs
+
+
 def _unchanged(current, desired):
     annotations = current.get("metadata", {}).get("annotations") or {}
     marker = desired["metadata"]["annotations"][naming.ANNOTATION_APPLIED]

@@ -139,6 +139,7 @@ pruned:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hansenexus.platform.plugins.module_utils import credentials
+from ansible_collections.hansenexus.platform.plugins.module_utils.apply import summarize
 from ansible_collections.hansenexus.platform.plugins.module_utils.converge import Converge
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
@@ -176,13 +177,7 @@ def main():
     except PlatformError as exc:
         module.fail_json(msg="Converging the Convex apps failed (nothing after the failing step was changed): %s"
                          % exc)
-    summary = {"create": 0, "update": 0, "none": 0}
-    diffs = []
-    for result in out["resources"]:
-        summary[result["action"]] += 1
-        diff = result.pop("diff", None)
-        if diff:
-            diffs.append(diff)
+    summary, diffs = summarize(out["resources"])
     changed = bool(diffs) or out["pruned"] > 0 or any(c["changed"] for c in out["credentials"])
     module.exit_json(changed=changed, summary=summary, diff=diffs if module._diff else None, **out)
 

@@ -95,7 +95,7 @@ pruned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hansenexus.platform.plugins.module_utils.apply import Batch
+from ansible_collections.hansenexus.platform.plugins.module_utils.apply import Batch, summarize
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
 
@@ -122,13 +122,7 @@ def main():
         pruned = batch.delete(orphans) if params["prune"] else 0
     except PlatformError as exc:
         module.fail_json(msg="Converging %d Kubernetes objects failed: %s" % (len(params["resources"]), exc))
-    summary = {"create": 0, "update": 0, "none": 0}
-    diffs = []
-    for result in results:
-        summary[result["action"]] += 1
-        diff = result.pop("diff", None)
-        if diff:
-            diffs.append(diff)
+    summary, diffs = summarize(results)
     module.exit_json(
         changed=bool(diffs) or pruned > 0, resources=results, summary=summary, orphans=orphans,
         pruned=pruned, diff=diffs if module._diff else None,
