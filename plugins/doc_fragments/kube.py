@@ -22,3 +22,14 @@ requirements:
   - urllib3 and PyYAML (the collection talks to the API server itself)
   - kubernetes >= 29.0.0 (Python client), only for kubeconfigs with exec or auth-provider credentials
 """
+
+    CONTROLLER = r"""
+attributes:
+  action:
+    support: full
+    description:
+      - An action plugin of the same name runs the module's own code in Ansible's worker process when the task's
+        connection is local, without C(become), an C(environment) keyword or C(async) - the usual case, as the
+        API is reached from the controller. It saves the module payload and a new interpreter per task.
+        Anywhere else the module runs on the target as usual.
+"""

@@ -27,18 +27,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hansenexus.platform.plugins.module_utils import apply, converge, credentials, estate, manifests
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-
-
-def _plain(value):
-    """Ansible hands filters lazy/tagged containers; the logic wants plain ones."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    for plain in (bool, str, int, float):
-        if isinstance(value, plain):
-            return plain(value)
-    return value
+from ansible_collections.hansenexus.platform.plugins.plugin_utils.controller import plain as _plain
 
 
 def convex_estate(apps, settings=None, placement=None):

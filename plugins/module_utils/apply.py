@@ -22,8 +22,8 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import naming
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import KubernetesError
+from ansible_collections.hansenexus.platform.plugins.module_utils import kube, naming
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import KubernetesError, PlatformError
 from ansible_collections.hansenexus.platform.plugins.module_utils.kube import NotFound
 
 #: Kinds applied before the rest (they are what others live in or bind to).
@@ -197,15 +197,32 @@ class Batch:
         })
         return result
 
-    def orphans(self, kinds, label_selector, desired):
-        """Live objects of ``kinds`` matching the selector that ``desired`` no longer names."""
+    def managed(self, queries):
+        """For each ``(kind, label_selector)`` query - kind a dict with apiVersion and kind - the live
+        objects it matches, one LIST each, side by side; a kind the cluster does not serve has none."""
+        def listing(query):
+            spec, label_selector = query
+            try:
+                return self.kube.list(spec["apiVersion"], spec["kind"], label_selector=label_selector)
+            except NotFound:
+                return []
+
+        if len(queries) < 2:
+            return [listing(query) for query in queries]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(queries))) as pool:
+            return list(pool.map(listing, queries))
+
+    def orphans(self, kinds, label_selector, desired, listed=None):
+        """Live objects of ``kinds`` matching the selector that ``desired`` no longer names.
+
+        ``listed`` is what :meth:`managed` returned for the same kinds and selector, if already read.
+        """
         wanted = {(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in desired}
         found = []
-        for spec in kinds:
-            try:
-                items = self.kube.list(spec["apiVersion"], spec["kind"], label_selector=label_selector)
-            except NotFound:
-                continue
+        kinds = list(kinds)
+        if listed is None:
+            listed = self.managed([(spec, label_selector) for spec in kinds])
+        for spec, items in zip(kinds, listed):
             for item in items:
                 meta = item["metadata"]
                 key = (spec["kind"], meta["name"], meta.get("namespace"))
@@ -246,3 +263,34 @@ def _unchanged(current, desired):
     annotations = current.get("metadata", {}).get("annotations") or {}
     marker = desired["metadata"]["annotations"][naming.ANNOTATION_APPLIED]
     return annotations.get(naming.ANNOTATION_APPLIED) == marker and contains(current, desired)
+
+
+#: The kube_apply module's arguments (see runner.py).
+ARGUMENTS = dict(
+    argument_spec=kube.argument_spec(
+        resources=dict(type="list", elements="dict", required=True),
+        workers=dict(type="int", default=8),
+        prune_selector=dict(type="str"),
+        prune_kinds=dict(type="list", elements="dict", default=[]),
+        prune=dict(type="bool", default=False),
+    ),
+    required_if=[("prune", True, ("prune_selector",))],
+)
+
+
+def run(call):
+    """The kube_apply module: converge the resources, report (and with prune delete) removed ones."""
+    params = call.params
+    try:
+        with kube.connect(params, params["workers"]) as client:
+            batch = Batch(client, call.check_mode, params["workers"])
+            results = batch.converge(params["resources"])
+            orphans = []
+            if params["prune_selector"] and params["prune_kinds"]:
+                orphans = batch.orphans(params["prune_kinds"], params["prune_selector"], params["resources"])
+            pruned = batch.delete(orphans) if params["prune"] else 0
+    except PlatformError as exc:
+        raise PlatformError("Converging %d Kubernetes objects failed: %s" % (len(params["resources"]), exc))
+    summary, diffs = summarize(results)
+    return dict(changed=bool(diffs) or pruned > 0, resources=results, summary=summary, orphans=orphans,
+                pruned=pruned, diff=diffs if call.diff else None)

@@ -36,6 +36,11 @@ import subprocess
 import tempfile
 import zipfile
 
+from urllib.error import HTTPError
+
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.hansenexus.platform.plugins.module_utils import kube
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError, ValidationError
 
 #: The Convex CLI version this collection is tested with (npm package ``convex``).
@@ -410,3 +415,60 @@ class ConvexBackup(object):
                     msg="%s: replaced all data of %s with %s%s" % (
                         self.name, self.url, source,
                         " (%s documents)" % added.group(1) if added else ""))
+
+
+def fetch_status(url, timeout):
+    """HTTP status of GET ``url`` (connection errors propagate)."""
+    try:
+        return open_url(url, method="GET", timeout=timeout).getcode()
+    except HTTPError as exc:
+        return exc.code
+
+
+#: The convex_backup module's arguments (see runner.py).
+ARGUMENTS = dict(
+    argument_spec=kube.argument_spec(
+        name=dict(type="str", required=True),
+        url=dict(type="str", required=True),
+        admin_key=dict(type="str", no_log=True),
+        admin_key_secret=dict(type="dict", no_log=False, options=dict(
+            namespace=dict(type="str", required=True),
+            name=dict(type="str", required=True),
+            key=dict(type="str", default="admin-key", no_log=False),
+        )),
+        state=dict(type="str", default="exported", choices=["exported", "restored"]),
+        dest=dict(type="path"),
+        keep=dict(type="int", default=7),
+        path=dict(type="str"),
+        cli=dict(type="list", elements="str", default=DEFAULT_CLI),
+        timeout=dict(type="int", default=10),
+    ),
+    required_if=[("state", "exported", ["dest"]), ("state", "restored", ["path"]), ("path", "latest", ["dest"])],
+    required_one_of=[("admin_key", "admin_key_secret")],
+    mutually_exclusive=[("admin_key", "admin_key_secret")],
+)
+
+
+def run(call):
+    """The convex_backup module: one export or restore of one app environment, or the reason it was skipped."""
+    params = call.params
+
+    def read_secret(ref):
+        with kube.connect(params) as client:
+            return client.get("v1", "Secret", ref["name"], ref["namespace"])
+
+    backup = ConvexBackup(params["name"], params["url"], params["admin_key"], params["cli"], call.check_mode)
+    try:
+        reason = backup.skip_reason(params["timeout"], fetch_status, params["admin_key_secret"], read_secret)
+        if backup.admin_key:
+            call.no_log_values.add(backup.admin_key)
+        if reason:
+            return dict(changed=False, skipped=True, msg=reason)
+        if params["state"] == "exported":
+            return backup.export(params["dest"], params["keep"])
+        return backup.restore(params["path"], params["dest"])
+    except (PlatformError, OSError) as exc:
+        message = scrub(str(exc), backup.secrets)
+        if not message.startswith(params["name"] + ":"):
+            message = "%s: %s" % (params["name"], message)
+        raise PlatformError("convex_backup (state=%s) %s" % (params["state"], message))

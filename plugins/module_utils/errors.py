@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Exceptions raised by the collection's logic.
 
-Modules catch PlatformError and turn it into a single ``fail_json(msg=...)``.
+A module's run function (see runner.py) raises PlatformError; the module or action plugin turns it into
+one failed result: ``msg`` is the message, ``result`` holds extra fields of that result (never a secret).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,6 +14,10 @@ __metaclass__ = type
 
 class PlatformError(Exception):
     """Base class of every error the collection's logic raises on purpose."""
+
+    def __init__(self, message="", **result):
+        super(PlatformError, self).__init__(message)
+        self.result = result
 
 
 class ValidationError(PlatformError):

@@ -60,13 +60,13 @@ def argument_spec(**options):
     return spec
 
 
-def connect(module, workers=8):
-    """A Kube for the module's kubeconfig/context; fails the module when a library is missing."""
+def connect(params, workers=8):
+    """A Kube for the kubeconfig/context options; close it (or use it in a with block) when done."""
     if not HAS_KUBERNETES:
         from ansible.module_utils.basic import missing_required_lib
 
-        module.fail_json(msg=missing_required_lib("urllib3 and PyYAML"), exception=str(KUBERNETES_IMPORT_ERROR))
-    return Kube(module.params["kubeconfig"], module.params["context"], workers=workers)
+        raise KubernetesError(missing_required_lib("urllib3 and PyYAML"))
+    return Kube(params["kubeconfig"], params["context"], workers=workers)
 
 
 class NotFound(KubernetesError):
@@ -81,10 +81,19 @@ def _named(entries, name, what, source):
 
 
 class _Files:
-    """Certificate and key data written to private files for the TLS layer, removed at exit."""
+    """Certificate and key data written to private files for the TLS layer.
+
+    Removed by Kube.close(), and at interpreter exit as a fallback (a forked worker process exits
+    without running exit handlers, so the in-process path must close).
+    """
 
     def __init__(self):
         self.dir = None
+
+    def remove(self):
+        if self.dir is not None:
+            shutil.rmtree(self.dir, True)
+            self.dir = None
 
     def path(self, data_b64, name):
         if self.dir is None:
@@ -141,6 +150,7 @@ def load_kubeconfig(kubeconfig=None, context=None):
         "key": material(user, "client-key", "client.key"),
         "token": token,
         "basic": (user["username"], user.get("password") or "") if user.get("username") else None,
+        "files": files,
     }
 
 
@@ -213,9 +223,25 @@ class Kube:
         if not HAS_KUBERNETES:
             raise KubernetesError("urllib3 and PyYAML are required: %s" % KUBERNETES_IMPORT_ERROR)
         config = load_kubeconfig(kubeconfig, context)
-        self.transport = _Urllib3(config, workers) if config else _KubernetesPackage(kubeconfig, context)
+        self._files = config["files"] if config else None
+        try:
+            self.transport = _Urllib3(config, workers) if config else _KubernetesPackage(kubeconfig, context)
+        except Exception:
+            self.close()
+            raise
         self._resources = {}
         self._lock = threading.Lock()
+
+    def close(self):
+        """Remove the credential files written for this connection."""
+        if self._files is not None:
+            self._files.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     # -- transport ---------------------------------------------------------
     def request(self, method, path, body=None, query=None, content_type="application/json"):

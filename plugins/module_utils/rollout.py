@@ -16,8 +16,11 @@ __metaclass__ = type
 
 import time
 
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.hansenexus.platform.plugins.module_utils import kube
 from ansible_collections.hansenexus.platform.plugins.module_utils.apply import Batch
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import RolloutError
+from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError, RolloutError
 
 REVISION_LABEL = "controller-revision-hash"
 
@@ -179,3 +182,41 @@ class Rollout:
             if self._deadline_passed(deadline):
                 raise RolloutError("health check failed after %ss: %s" % (self.timeout, detail))
             self.sleep(self.poll)
+
+
+def health_probe(url, validate_certs):
+    """A probe of ``url``: (answered 2xx, what it answered)."""
+    def probe():
+        try:
+            response = open_url(url, method="GET", timeout=10, validate_certs=validate_certs)
+            return 200 <= response.getcode() < 300, "%s answered %s" % (url, response.getcode())
+        except Exception as exc:  # any failure to answer is a failed probe, retried until the timeout
+            return False, "%s: %s" % (url, exc)
+    return probe
+
+
+#: The convex_rollout module's arguments (see runner.py).
+ARGUMENTS = dict(argument_spec=kube.argument_spec(
+    statefulset=dict(type="dict", required=True),
+    companions=dict(type="list", elements="dict", default=[]),
+    container=dict(type="str", default="backend"),
+    timeout=dict(type="int", default=600),
+    poll_interval=dict(type="float", default=1.0),
+    health_url=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+))
+
+
+def run(call):
+    """The convex_rollout module: one OnDelete rollout of the StatefulSet and its companions."""
+    params = call.params
+    meta = params["statefulset"].get("metadata") or {}
+    health = health_probe(params["health_url"], params["validate_certs"]) if params["health_url"] else None
+    try:
+        with kube.connect(params) as client:
+            result = Rollout(client, call.check_mode, params["timeout"], params["poll_interval"], health,
+                             params["container"]).run(params["statefulset"], params["companions"])
+    except PlatformError as exc:
+        raise PlatformError("Rollout of %s/%s failed: %s" % (meta.get("namespace"), meta.get("name"), exc))
+    diff = result.pop("diff")
+    return dict(changed=result["changed"], rollout=result, diff=diff if call.diff else None)

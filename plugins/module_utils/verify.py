@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import convex_keys, rollout
+from ansible_collections.hansenexus.platform.plugins.module_utils import convex_keys, kube, rollout
 from ansible_collections.hansenexus.platform.plugins.module_utils.credentials import decode_secret
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 
@@ -131,3 +131,25 @@ class Verify:
             if settled or self.clock() >= deadline:
                 return reports
             self.sleep(self.poll)
+
+
+#: The convex_verify module's arguments (see runner.py).
+ARGUMENTS = dict(argument_spec=kube.argument_spec(
+    instances=dict(type="list", elements="dict", required=True),
+    timeout=dict(type="int", default=600),
+))
+
+
+def run(call):
+    """The convex_verify module: every instance on its own volume, Ready, with a valid stored key."""
+    try:
+        with kube.connect(call.params) as client:
+            reports = Verify(client, call.params["timeout"]).run(call.params["instances"])
+    except PlatformError as exc:
+        raise PlatformError("Verifying the Convex apps failed: %s" % exc)
+    bad = ["app '%s' environment '%s': %s" % (r["app"], r["environment"], "; ".join(r["problems"]))
+           for r in reports if r["problems"]]
+    if bad:
+        raise PlatformError("%d of %d app environments are not back on their own data: %s"
+                            % (len(bad), len(reports), " | ".join(bad)), instances=reports)
+    return dict(changed=False, instances=reports)

@@ -29,6 +29,7 @@ author:
   - Hansenexus platform team (@hansenexus)
 extends_documentation_fragment:
   - hansenexus.platform.kube
+  - hansenexus.platform.kube.controller
 requirements:
   - Node.js >= 20 and the Convex CLI on the controller (C(npx) fetches it by default)
 options:
@@ -196,68 +197,11 @@ msg:
   sample: "planex-prod: exported https://convex-planex.hansenexus.de to /backups/planex-prod/20261121T231500Z.zip"
 """
 
-from urllib.error import HTTPError
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
-
-from ansible_collections.hansenexus.platform.plugins.module_utils.backup import DEFAULT_CLI, ConvexBackup, scrub
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
-
-
-def fetch_status(url, timeout):
-    try:
-        return open_url(url, method="GET", timeout=timeout).getcode()
-    except HTTPError as exc:
-        return exc.code
-
-
-def read_secret(module):
-    return lambda ref: connect(module).get("v1", "Secret", ref["name"], ref["namespace"])
+from ansible_collections.hansenexus.platform.plugins.module_utils import backup, runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            name=dict(type="str", required=True),
-            url=dict(type="str", required=True),
-            admin_key=dict(type="str", no_log=True),
-            admin_key_secret=dict(type="dict", no_log=False, options=dict(
-                namespace=dict(type="str", required=True),
-                name=dict(type="str", required=True),
-                key=dict(type="str", default="admin-key", no_log=False),
-            )),
-            state=dict(type="str", default="exported", choices=["exported", "restored"]),
-            dest=dict(type="path"),
-            keep=dict(type="int", default=7),
-            path=dict(type="str"),
-            cli=dict(type="list", elements="str", default=DEFAULT_CLI),
-            timeout=dict(type="int", default=10),
-        ),
-        required_if=[("state", "exported", ["dest"]), ("state", "restored", ["path"]), ("path", "latest", ["dest"])],
-        required_one_of=[("admin_key", "admin_key_secret")],
-        mutually_exclusive=[("admin_key", "admin_key_secret")],
-        supports_check_mode=True,
-    )
-    params = module.params
-    backup = ConvexBackup(params["name"], params["url"], params["admin_key"], params["cli"], module.check_mode)
-    try:
-        reason = backup.skip_reason(params["timeout"], fetch_status, params["admin_key_secret"], read_secret(module))
-        if backup.admin_key:
-            module.no_log_values.add(backup.admin_key)
-        if reason:
-            module.exit_json(changed=False, skipped=True, msg=reason)
-        if params["state"] == "exported":
-            result = backup.export(params["dest"], params["keep"])
-        else:
-            result = backup.restore(params["path"], params["dest"])
-    except (PlatformError, OSError) as exc:
-        message = scrub(str(exc), backup.secrets)
-        if not message.startswith(params["name"] + ":"):
-            message = "%s: %s" % (params["name"], message)
-        module.fail_json(msg="convex_backup (state=%s) %s" % (params["state"], message))
-    module.exit_json(**result)
+    runner.main(backup.ARGUMENTS, backup.run)
 
 
 if __name__ == "__main__":

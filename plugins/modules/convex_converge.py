@@ -28,6 +28,7 @@ author:
   - Hansenexus platform team (@hansenexus)
 extends_documentation_fragment:
   - hansenexus.platform.kube
+  - hansenexus.platform.kube.controller
 requirements:
   - bcrypt >= 4.0.0
   - cryptography >= 42.0.0
@@ -44,11 +45,19 @@ options:
     type: list
     elements: dict
     required: true
+  options:
+    description:
+      - Rendering options (C(secret_store), C(cert_resolver), C(entrypoint), C(storage_class),
+        C(onepassword_vault), C(startup_timeout_seconds)). The module renders every object of the instances
+        itself, namespaces included, exactly as the C(hansenexus.platform.convex_manifests) filter does.
+    type: dict
+    default: {}
   resources:
-    description: Every object of the instances, namespaces included (C(hansenexus.platform.convex_manifests)).
+    description:
+      - The objects to converge, when they are not to be rendered from O(instances) and O(options).
+      - V([]) runs only the checks (image guard, and the credential plan with O(store=kubernetes)).
     type: list
     elements: dict
-    required: true
   selector:
     description: Label selector of the objects this collection manages (image guard and removed apps).
     type: str
@@ -99,7 +108,7 @@ EXAMPLES = r"""
   hansenexus.platform.convex_converge:
     kubeconfig: ~/.kube/hansenexus.yaml
     instances: "{{ convex_apps_instances }}"
-    resources: "{{ convex_apps_instances | hansenexus.platform.convex_manifests(options) }}"
+    options: {secret_store: kubernetes, cert_resolver: letsencrypt}
     selector: app.kubernetes.io/managed-by=hansenexus.platform,app.kubernetes.io/name=convex
     prune_kinds:
       - {apiVersion: apps/v1, kind: StatefulSet}
@@ -136,50 +145,11 @@ pruned:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.hansenexus.platform.plugins.module_utils import credentials
-from ansible_collections.hansenexus.platform.plugins.module_utils.apply import summarize
-from ansible_collections.hansenexus.platform.plugins.module_utils.converge import Converge
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
+from ansible_collections.hansenexus.platform.plugins.module_utils import converge, runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            instances=dict(type="list", elements="dict", required=True),
-            resources=dict(type="list", elements="dict", required=True),
-            selector=dict(type="str", required=True),
-            allow_image_change=dict(type="bool", default=False),
-            store=dict(type="str", choices=["kubernetes", "external"], default="kubernetes"),
-            instance_secrets=dict(type="dict", default={}, no_log=True),
-            generate=dict(type="bool", default=True),
-            dashboard_username=dict(type="str", default="admin"),
-            workers=dict(type="int", default=8),
-            prune_kinds=dict(type="list", elements="dict", default=[]),
-            prune_selector=dict(type="str"),
-            prune=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if params["store"] == "kubernetes" and not credentials.HAS_BCRYPT:
-        module.fail_json(msg=missing_required_lib("bcrypt"))
-    secrets = None
-    if params["store"] == "kubernetes":
-        secrets = {"username": params["dashboard_username"], "instance_secrets": params["instance_secrets"],
-                   "generate": params["generate"]}
-    try:
-        out = Converge(connect(module, params["workers"]), module.check_mode, params["workers"]).run(
-            params["instances"], params["resources"], params["selector"], params["allow_image_change"], secrets,
-            params["prune_kinds"], params["prune"], params["prune_selector"])
-    except PlatformError as exc:
-        module.fail_json(msg="Converging the Convex apps failed (nothing after the failing step was changed): %s"
-                         % exc)
-    summary, diffs = summarize(out["resources"])
-    changed = bool(diffs) or out["pruned"] > 0 or any(c["changed"] for c in out["credentials"])
-    module.exit_json(changed=changed, summary=summary, diff=diffs if module._diff else None, **out)
+    runner.main(converge.ARGUMENTS, converge.run)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ author:
   - Hansenexus platform team (@hansenexus)
 extends_documentation_fragment:
   - hansenexus.platform.kube
+  - hansenexus.platform.kube.controller
 attributes:
   check_mode:
     support: full
@@ -93,49 +94,11 @@ rollout:
     pod_start_seconds: 10.9
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
-
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
-from ansible_collections.hansenexus.platform.plugins.module_utils.rollout import Rollout
-
-
-def health_probe(url, validate_certs):
-    def probe():
-        try:
-            response = open_url(url, method="GET", timeout=10, validate_certs=validate_certs)
-            return 200 <= response.getcode() < 300, "%s answered %s" % (url, response.getcode())
-        except Exception as exc:  # any failure to answer is a failed probe, retried until the timeout
-            return False, "%s: %s" % (url, exc)
-    return probe
+from ansible_collections.hansenexus.platform.plugins.module_utils import rollout, runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            statefulset=dict(type="dict", required=True),
-            companions=dict(type="list", elements="dict", default=[]),
-            container=dict(type="str", default="backend"),
-            timeout=dict(type="int", default=600),
-            poll_interval=dict(type="float", default=1.0),
-            health_url=dict(type="str"),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    meta = params["statefulset"].get("metadata") or {}
-    where = "%s/%s" % (meta.get("namespace"), meta.get("name"))
-    health = health_probe(params["health_url"], params["validate_certs"]) if params["health_url"] else None
-    try:
-        rollout = Rollout(connect(module), module.check_mode, params["timeout"],
-                          params["poll_interval"], health, params["container"])
-        result = rollout.run(params["statefulset"], params["companions"])
-    except PlatformError as exc:
-        module.fail_json(msg="Rollout of %s failed: %s" % (where, exc))
-    diff = result.pop("diff")
-    module.exit_json(changed=result["changed"], rollout=result, diff=diff if module._diff else None)
+    runner.main(rollout.ARGUMENTS, rollout.run)
 
 
 if __name__ == "__main__":

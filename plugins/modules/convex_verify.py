@@ -24,6 +24,7 @@ author:
   - Hansenexus platform team (@hansenexus)
 extends_documentation_fragment:
   - hansenexus.platform.kube
+  - hansenexus.platform.kube.controller
 requirements:
   - cryptography >= 42.0.0
 attributes:
@@ -72,31 +73,11 @@ instances:
       problems: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
-from ansible_collections.hansenexus.platform.plugins.module_utils.verify import Verify
+from ansible_collections.hansenexus.platform.plugins.module_utils import verify, runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            instances=dict(type="list", elements="dict", required=True),
-            timeout=dict(type="int", default=600),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        reports = Verify(connect(module), module.params["timeout"]).run(module.params["instances"])
-    except PlatformError as exc:
-        module.fail_json(msg="Verifying the Convex apps failed: %s" % exc)
-    bad = ["app '%s' environment '%s': %s" % (r["app"], r["environment"], "; ".join(r["problems"]))
-           for r in reports if r["problems"]]
-    if bad:
-        module.fail_json(msg="%d of %d app environments are not back on their own data: %s"
-                         % (len(bad), len(reports), " | ".join(bad)), instances=reports)
-    module.exit_json(changed=False, instances=reports)
+    runner.main(verify.ARGUMENTS, verify.run)
 
 
 if __name__ == "__main__":

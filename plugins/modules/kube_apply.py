@@ -26,6 +26,7 @@ author:
   - Hansenexus platform team (@hansenexus)
 extends_documentation_fragment:
   - hansenexus.platform.kube
+  - hansenexus.platform.kube.controller
 attributes:
   check_mode:
     support: full
@@ -93,40 +94,11 @@ pruned:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.hansenexus.platform.plugins.module_utils.apply import Batch, summarize
-from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
-from ansible_collections.hansenexus.platform.plugins.module_utils.kube import argument_spec, connect
+from ansible_collections.hansenexus.platform.plugins.module_utils import apply, runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            resources=dict(type="list", elements="dict", required=True),
-            workers=dict(type="int", default=8),
-            prune_selector=dict(type="str"),
-            prune_kinds=dict(type="list", elements="dict", default=[]),
-            prune=dict(type="bool", default=False),
-        ),
-        required_if=[("prune", True, ("prune_selector",))],
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        batch = Batch(connect(module), module.check_mode, params["workers"])
-        results = batch.converge(params["resources"])
-        orphans = []
-        if params["prune_selector"] and params["prune_kinds"]:
-            orphans = batch.orphans(params["prune_kinds"], params["prune_selector"], params["resources"])
-        pruned = batch.delete(orphans) if params["prune"] else 0
-    except PlatformError as exc:
-        module.fail_json(msg="Converging %d Kubernetes objects failed: %s" % (len(params["resources"]), exc))
-    summary, diffs = summarize(results)
-    module.exit_json(
-        changed=bool(diffs) or pruned > 0, resources=results, summary=summary, orphans=orphans,
-        pruned=pruned, diff=diffs if module._diff else None,
-    )
+    runner.main(apply.ARGUMENTS, apply.run)
 
 
 if __name__ == "__main__":

@@ -459,6 +459,12 @@ class StubKube(object):
         self.calls.append((api_version, kind, name, namespace))
         return self.secret
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.closed = True
+
 
 @pytest.fixture()
 def version_server():
@@ -486,9 +492,10 @@ def version_server():
 def run_main(capsys, monkeypatch, kube, **args):
     import json
     from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.hansenexus.platform.plugins.module_utils import backup
     from ansible_collections.hansenexus.platform.plugins.modules import convex_backup
 
-    monkeypatch.setattr(convex_backup, "connect", lambda module: kube)
+    monkeypatch.setattr(backup.kube, "connect", lambda params: kube)
     with patch_module_args(args):
         with pytest.raises(SystemExit) as info:
             convex_backup.main()

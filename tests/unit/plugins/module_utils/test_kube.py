@@ -38,6 +38,18 @@ def test_certificate_data_goes_to_private_files(tmp_path):
     assert config["token"] is None and config["basic"] is None
 
 
+def test_closing_the_connection_removes_the_credential_files(tmp_path):
+    # A forked Ansible worker exits without running exit handlers: the in-process path must close.
+    user = {"client-certificate-data": base64.b64encode(b"CERT").decode(),
+            "client-key-data": base64.b64encode(b"KEY").decode()}
+    path = _write(tmp_path, user)
+    with kube.Kube(path) as client:
+        directory = os.path.dirname(client.transport.pool.connection_pool_kw["key_file"])
+        assert sorted(os.listdir(directory)) == ["ca.crt", "client.crt", "client.key"]
+    assert not os.path.exists(directory)
+    client.close()   # closing twice is harmless
+
+
 def test_relative_files_and_token_file_resolve_next_to_the_kubeconfig(tmp_path):
     (tmp_path / "token").write_text("abc123\n")
     cluster = {"server": "https://k3s:6443", "certificate-authority": "ca.crt", "tls-server-name": "k3s.local"}
