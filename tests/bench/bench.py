@@ -340,7 +340,12 @@ def in_process_noop(directory, kubeconfig):
 
 
 # --- one estate size ----------------------------------------------------------------------------------
-def bench_size(n, work, repeats=3):
+def _median(results, key="seconds"):
+    """The median run of ``results`` by ``key`` (the upper one of an even count)."""
+    return sorted(results, key=lambda r: r[key])[len(results) // 2]
+
+
+def bench_size(n, work, repeats=3, converge_repeats=3):
     log("N=%d: inventory" % n)
     inv = os.path.join(work, "inv-%d" % n)
     kubeconfig = cluster_env()["HN_CLUSTER_KUBECONFIG"]
@@ -348,12 +353,16 @@ def bench_size(n, work, repeats=3):
     events = os.path.join(work, "events-%d.jsonl" % n)
     row = dict(shape)
 
-    row["cluster_start_seconds"] = fresh_cluster()
-    log("N=%d: converge from empty" % n)
-    converge = playbook("playbooks/apps.yml", inv, events)
+    converges = []
+    for i in range(converge_repeats):
+        row["cluster_start_seconds"] = fresh_cluster()
+        log("N=%d: converge from empty %d/%d" % (n, i + 1, converge_repeats))
+        converges.append(playbook("playbooks/apps.yml", inv, events))
+    converge = _median(converges)
     row.update(converge_seconds=converge["seconds"], converge_changed=converge["changed"],
-               converge_maxrss_mb=round(converge["maxrss_kb"] / 1024.0, 1),
-               converge_tree_peak_mb=round(converge["tree_peak_kb"] / 1024.0, 1),
+               converge_samples=[r["seconds"] for r in converges],
+               converge_maxrss_mb=round(max(r["maxrss_kb"] for r in converges) / 1024.0, 1),
+               converge_tree_peak_mb=round(max(r["tree_peak_kb"] for r in converges) / 1024.0, 1),
                converge_cpu_seconds=converge["cpu_seconds"], converge_profile=task_profile(converge))
     noops = []
     for i in range(repeats):
@@ -362,7 +371,7 @@ def bench_size(n, work, repeats=3):
         if noops[-1]["changed"] != 0:
             log("WARNING: the re-run at N=%d reported changed=%d; the no-op figure is not a no-op"
                 % (n, noops[-1]["changed"]))
-    noop = sorted(noops, key=lambda r: r["seconds"])[len(noops) // 2]   # the median run
+    noop = _median(noops)
     row.update(noop_seconds=noop["seconds"], noop_changed=max(r["changed"] for r in noops),
                noop_samples=[r["seconds"] for r in noops], loadavg=[round(x, 2) for x in os.getloadavg()],
                noop_maxrss_mb=round(noop["maxrss_kb"] / 1024.0, 1),
@@ -379,10 +388,16 @@ def bench_size(n, work, repeats=3):
     row["secrets"] = export_secrets(namespaces, os.path.join(rendered, "01-secrets.json"))
     row["objects"] = count_objects(rendered)
 
-    log("N=%d: floor (kubectl apply --server-side) on a fresh cluster" % n)
-    fresh_cluster()
-    cache_dir = os.path.join(work, "kubectl-cache-%d" % n)
-    row["floor_seconds"], row["floor_reapply_seconds"] = floor(rendered, cache_dir)
+    floors = []
+    for i in range(converge_repeats):
+        log("N=%d: floor (kubectl apply --server-side) on a fresh cluster %d/%d" % (n, i + 1, converge_repeats))
+        fresh_cluster()
+        # Each run starts with an empty discovery cache, as each converge discovers the API afresh.
+        first, again = floor(rendered, os.path.join(work, "kubectl-cache-%d-%d" % (n, i)))
+        floors.append({"seconds": first, "reapply": again})
+    row["floor_seconds"] = _median(floors)["seconds"]
+    row["floor_reapply_seconds"] = _median(floors, "reapply")["reapply"]
+    row["floor_samples"] = [f["seconds"] for f in floors]
     row["converge_over_floor"] = round(row["converge_seconds"] / row["floor_seconds"], 2)
     shutil.rmtree(rendered, ignore_errors=True)   # it holds Secret values
     return row
@@ -608,6 +623,8 @@ def main():
     parser.add_argument("--no-backup-probe", action="store_true",
                         help="skip the second upgrade run that goes through the backup step (reported skipped)")
     parser.add_argument("--noop-repeats", type=int, default=3, help="no-op re-runs per size (median reported)")
+    parser.add_argument("--converge-repeats", type=int, default=3,
+                        help="converges from empty and floor runs per size, each on a fresh cluster (median reported)")
     parser.add_argument("--keep-cluster", action="store_true", help="leave the benchmark cluster running")
     opts = parser.parse_args()
 
@@ -620,7 +637,7 @@ def main():
     rows, upgrade, error = [], None, None
     try:
         for n in sizes:
-            rows.append(bench_size(n, work, opts.noop_repeats))
+            rows.append(bench_size(n, work, opts.noop_repeats, opts.converge_repeats))
         if not opts.no_upgrade:
             upgrade = bench_upgrade(opts.upgrade_apps, work, opts.pod_ready_delay, not opts.no_backup_probe)
     except (RuntimeError, SystemExit) as exc:   # keep what was measured
