@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import zipfile
@@ -258,11 +259,36 @@ def import_argv(cli, source):
     return argv + [source]
 
 
-def run_process(argv, env, cwd):
-    """Run ``argv``; return (exit code, stdout and stderr together). stdin is empty: the CLI never prompts."""
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = proc.communicate()[0]
+class CliTimeout(Exception):
+    """The CLI did not finish in time and was stopped; ``output`` is what it printed until then."""
+
+    def __init__(self, output):
+        super(CliTimeout, self).__init__("timed out")
+        self.output = output
+
+
+def run_process(argv, env, cwd, timeout=None):
+    """Run ``argv``; return (exit code, stdout and stderr together). stdin is empty: the CLI never prompts.
+
+    After ``timeout`` seconds the CLI and everything it started (npx, node) get SIGTERM, then SIGKILL
+    10 s later, and CliTimeout is raised.
+    """
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        output = proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+            try:
+                os.killpg(proc.pid, sig)
+            except OSError:
+                pass
+            try:
+                output = proc.communicate(timeout=grace)[0]
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise CliTimeout(output.decode("utf-8", "replace"))
     return proc.returncode, output.decode("utf-8", "replace")
 
 
@@ -288,8 +314,9 @@ class ConvexBackup(object):
     """Export / restore of one deployment. ``runner(argv, env, cwd) -> (rc, output)`` runs the CLI."""
 
     def __init__(self, name, url, admin_key, cli=None, check_mode=False, runner=run_process,
-                 clock=utcnow, environ=None):
+                 clock=utcnow, environ=None, cli_timeout=None):
         self.name = name
+        self.cli_timeout = cli_timeout
         self.url = url
         self.admin_key = admin_key
         self.cli = list(cli or DEFAULT_CLI)
@@ -331,7 +358,11 @@ class ConvexBackup(object):
                 json.dump({"name": "hansenexus-convex-backup", "private": True,
                            "dependencies": {"convex": CONVEX_CLI_VERSION}}, handle)
             try:
-                rc, output = self.runner(argv, cli_environment(self.environ, self.url, self.admin_key), workdir)
+                rc, output = self.runner(argv, cli_environment(self.environ, self.url, self.admin_key), workdir,
+                                         self.cli_timeout)
+            except CliTimeout as exc:
+                raise PlatformError("%s: convex %s against %s did not finish within %s s and was stopped: %s" % (
+                    self.name, what, self.url, self.cli_timeout, summarize_output(scrub(exc.output, self.secrets))))
             except OSError as exc:
                 raise PlatformError("%s: could not run %s: %s" % (self.name, argv[0], scrub(str(exc), self.secrets)))
         finally:
@@ -442,6 +473,7 @@ ARGUMENTS = dict(
         path=dict(type="str"),
         cli=dict(type="list", elements="str", default=DEFAULT_CLI),
         timeout=dict(type="int", default=10),
+        cli_timeout=dict(type="int", default=3600),
     ),
     required_if=[("state", "exported", ["dest"]), ("state", "restored", ["path"]), ("path", "latest", ["dest"])],
     required_one_of=[("admin_key", "admin_key_secret")],
@@ -457,7 +489,8 @@ def run(call):
         with kube.connect(params) as client:
             return client.get("v1", "Secret", ref["name"], ref["namespace"])
 
-    backup = ConvexBackup(params["name"], params["url"], params["admin_key"], params["cli"], call.check_mode)
+    backup = ConvexBackup(params["name"], params["url"], params["admin_key"], params["cli"], call.check_mode,
+                          cli_timeout=params["cli_timeout"] or None)
     try:
         reason = backup.skip_reason(params["timeout"], fetch_status, params["admin_key_secret"], read_secret)
         if backup.admin_key:

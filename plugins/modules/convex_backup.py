@@ -102,6 +102,12 @@ options:
       - Seconds to wait for C(GET <url>/version) before skipping.
     type: int
     default: 10
+  cli_timeout:
+    description:
+      - Seconds the export or import may take. Then the CLI and what it started are stopped, a partial export
+        is removed, and the task fails naming the app. V(0) waits without limit.
+    type: int
+    default: 3600
 notes:
   - Runs on the host the task runs on; delegate it to the controller, which needs Node.js.
   - The CLI itself has no overall time limit; a very large deployment takes as long as its export takes.

@@ -258,6 +258,29 @@ def test_skips_when_the_cli_is_missing(backend, dest, tmp_path):
     assert backend.requests == [] and not os.path.exists(dest)
 
 
+def _processes_mentioning(text):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if text.encode() in handle.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_hung_export_is_stopped_at_the_time_limit(backend, convex_cli, dest, tmp_path):
+    backend.stall_exports = True   # the FAKE backend holds the export request open
+    outcome = backup(backend, convex_cli, dest, tmp_path, cli_timeout=5)
+    assert outcome.run.rc != 0, outcome.run
+    assert "%s: convex export against %s did not finish within 5 s and was stopped" % (APP, backend.url) \
+        in outcome.run.output, outcome.run
+    assert not os.path.isdir(dest) or os.listdir(dest) == []   # no export, no partial file
+    assert _processes_mentioning(dest) == []                    # the CLI and its node processes are gone
+    assert_no_secret(outcome.run.output, outcome.key)
+
+
 def test_wrong_admin_key_fails_with_a_clear_message(backend, convex_cli, dest, tmp_path):
     wrong = issue_admin_key(INSTANCE, generate_instance_secret())     # right name, other secret
     run = backup(backend, convex_cli, dest, tmp_path, admin_key=wrong).run

@@ -185,6 +185,8 @@ class FakeConvexBackend:
         self._uploads = {}           # upload token -> {part number: bytes}
         self._imports = {}           # import id -> import document
         self.state_version = 0       # bumped on every change the sync protocol may need to push
+        self.stall_exports = False   # True: an export request is held open until stop() (a hung backend)
+        self._released = threading.Event()
         for name, docs in (tables or {}).items():
             self.set_table(name, docs)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
@@ -204,6 +206,7 @@ class FakeConvexBackend:
         return self
 
     def stop(self):
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -508,6 +511,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method, path, query):
         backend = self.backend
         if method == "POST" and path == "/api/export/request/zip":
+            if backend.stall_exports:
+                backend._released.wait(600)
             backend.request_export(query.get("includeStorage", "false") == "true")
             return self._send_bytes(200, b"", "text/plain")
         match = re.match(r"^/api/export/zip/(\d+)$", path)

@@ -228,7 +228,7 @@ class StubCli(object):
         self.content = zip_bytes() if content is None else content
         self.calls = []
 
-    def __call__(self, argv, env, cwd):
+    def __call__(self, argv, env, cwd, timeout=None):
         with open(os.path.join(cwd, "package.json")) as handle:
             package = handle.read()
         self.calls.append((argv, env, cwd, package))
@@ -359,7 +359,7 @@ def test_restore_check_mode_and_errors(tmp_path):
 
 
 def test_unrunnable_cli_is_a_platform_error(tmp_path):
-    def broken(argv, env, cwd):
+    def broken(argv, env, cwd, timeout=None):
         raise OSError("Exec format error: %s" % KEY)
 
     with pytest.raises(PlatformError) as info:
@@ -535,3 +535,38 @@ def test_main_needs_exactly_one_key_source(capsys, monkeypatch, tmp_path):
     code, result, out = run_main(capsys, monkeypatch, StubKube(None), name="planex-prod", url=URL, admin_key=KEY,
                                  admin_key_secret={"namespace": "convex", "name": "x"}, dest=str(tmp_path / "d"))
     assert code == 1 and "mutually exclusive" in result["msg"]
+
+
+def test_a_cli_over_its_time_limit_is_stopped_with_everything_it_started(tmp_path):
+    marker = str(tmp_path / "still-running")
+    # The "CLI" starts a grandchild (like npx starting node) and both would run for minutes.
+    script = "sleep 300 %s & sleep 300" % marker
+    with pytest.raises(backup.CliTimeout) as info:
+        backup.run_process(["sh", "-c", "echo started; " + script], dict(os.environ), str(tmp_path), timeout=1)
+    assert "started" in info.value.output
+    leftovers = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if marker.encode() in handle.read():
+                    leftovers.append(pid)
+        except OSError:
+            continue
+    assert leftovers == []
+
+
+def test_an_export_over_its_time_limit_fails_naming_the_app_and_leaves_no_partial(tmp_path):
+    def hung(argv, env, cwd, timeout=None):
+        with open(argv[argv.index("--path") + 1], "wb") as handle:
+            handle.write(b"half an export")
+        raise backup.CliTimeout("Downloading... admin key %s" % KEY)
+
+    job_ = backup.ConvexBackup("planex-prod", URL, KEY, ["convex"], runner=hung, cli_timeout=30,
+                               environ={"PATH": "/bin"})
+    dest = tmp_path / "planex-prod"
+    with pytest.raises(PlatformError) as info:
+        job_.export(str(dest), 3)
+    message = str(info.value)
+    assert message.startswith("planex-prod: convex export against %s did not finish within 30 s" % URL)
+    assert KEY not in message and KEY.split("|")[1] not in message
+    assert os.listdir(str(dest)) == []
