@@ -29,7 +29,7 @@ attributes:
     support: full
     description:
       - An action plugin of the same name runs the module's own code in Ansible's worker process when the task's
-        connection is local, without C(become), an C(environment) keyword or C(async) - the usual case, as the
-        API is reached from the controller. It saves the module payload and a new interpreter per task.
+        connection is local, without C(become), an C(environment) keyword or C(async) - the usual case, as these
+        modules do their work from the controller. It saves the module payload and a new interpreter per task.
         Anywhere else the module runs on the target as usual.
 """

@@ -21,11 +21,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import apply, converge, credentials, estate, manifests
+from ansible_collections.hansenexus.platform.plugins.module_utils import converge, credentials, estate, manifests, render
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 from ansible_collections.hansenexus.platform.plugins.plugin_utils.controller import plain as _plain
 
@@ -81,8 +80,7 @@ def convex_rollout_order(instances, canary=None, only=None):
 
 def to_manifest_yaml(objects):
     """Objects as one multi-document YAML stream, exactly as kube_apply applies them (applied-hash included)."""
-    return "".join("---\n" + yaml.safe_dump(apply.with_hash(o), default_flow_style=False, sort_keys=False)
-                   for o in _plain(objects))
+    return render.manifest_yaml(_plain(objects))
 
 
 def convex_image_changes(live_statefulsets, instances):
