@@ -33,3 +33,12 @@ attributes:
         modules do their work from the controller. It saves the module payload and a new interpreter per task.
         Anywhere else the module runs on the target as usual.
 """
+
+    INSTANCES = r"""
+options:
+  instances:
+    description: Expanded instances (app environments), as the C(hansenexus.platform.convex_instances) filter returns them.
+    type: list
+    elements: dict
+    required: true
+"""

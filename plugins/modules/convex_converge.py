@@ -29,6 +29,7 @@ author:
 extends_documentation_fragment:
   - hansenexus.platform.kube
   - hansenexus.platform.kube.controller
+  - hansenexus.platform.kube.instances
 requirements:
   - bcrypt >= 4.0.0
   - cryptography >= 42.0.0
@@ -40,11 +41,6 @@ attributes:
     support: full
     description: Before and after of each changed object, with Secret data redacted.
 options:
-  instances:
-    description: Expanded instances, as the C(hansenexus.platform.convex_instances) filter returns them.
-    type: list
-    elements: dict
-    required: true
   options:
     description:
       - Rendering options (C(secret_store), C(cert_resolver), C(entrypoint), C(storage_class),

@@ -23,6 +23,7 @@ author:
   - Hansenexus platform team (@hansenexus)
 extends_documentation_fragment:
   - hansenexus.platform.kube.controller
+  - hansenexus.platform.kube.instances
 requirements:
   - PyYAML
 attributes:
@@ -33,11 +34,6 @@ attributes:
     support: full
     description: The before and after text of each file written.
 options:
-  instances:
-    description: Expanded instances, as the C(hansenexus.platform.convex_instances) filter returns them.
-    type: list
-    elements: dict
-    required: true
   options:
     description: Rendering options, as for M(hansenexus.platform.convex_converge).
     type: dict

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - hansenexus.platform.kube
   - hansenexus.platform.kube.controller
+  - hansenexus.platform.kube.instances
 requirements:
   - cryptography >= 42.0.0
 attributes:
@@ -35,11 +36,6 @@ attributes:
     support: none
     description: Changes nothing.
 options:
-  instances:
-    description: Expanded instances, as the C(hansenexus.platform.convex_instances) filter returns them.
-    type: list
-    elements: dict
-    required: true
   timeout:
     description: Seconds to wait for backend pods to become Ready.
     type: int
