@@ -32,7 +32,8 @@ if HERE not in sys.path:
 
 from fake_hcloud import FakeHcloud  # noqa: E402
 from test_hetzner_server import (  # noqa: E402
-    INVENTORY, REPO, SERVER, TOKEN, Run, _ansible_playbook, _ssh_public_key, api, base_vars, the_one)
+    INVENTORY, REPO, SERVER, TOKEN, Run, _ansible_playbook, _ssh_public_key, api, base_vars, playbook_env,
+    the_one)
 
 REBUILD = os.path.join(REPO, "playbooks", "rebuild.yml")
 CONVERGE = os.path.join(HERE, "converge.yml")
@@ -55,16 +56,8 @@ def rebuild_vars(fake: FakeHcloud, known_hosts) -> dict:
 def run(fake: FakeHcloud, tmp_path, label: str, playbook: str, variables: dict, *, confirm: str | None = None,
         check: bool = False, verbosity: int = 0, json_output: bool = True, tags: str | None = "hetzner") -> Run:
     """One real ansible-playbook run; confirm is passed like an operator would: -e confirm_rebuild=NAME."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HCLOUD_")}
-    env.update({
-        "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json" if json_output else "default",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "PYTHONWARNINGS": "ignore",
-        "HCLOUD_TOKEN": TOKEN,
-    })
+    env = playbook_env(tmp_path, json_output)
+    env["HCLOUD_TOKEN"] = TOKEN
     slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
     vars_file = tmp_path / f"vars-{slug}.json"
     vars_file.write_text(json.dumps(variables))

@@ -158,10 +158,8 @@ class Run:
         return self.task("Report the host variables handed over by hetzner_server", host=SERVER)["msg"]
 
 
-def run_playbook(fake: FakeHcloud, tmp_path, label: str, extra_vars: dict, *, check: bool = False,
-                 token: str | None = "env", verbosity: int = 0, json_output: bool = True,
-                 tags: str | None = None) -> Run:
-    """Run converge.yml with the real ansible-playbook. token: 'env' (HCLOUD_TOKEN), 'var', None or a literal."""
+def playbook_env(tmp_path, json_output: bool = True) -> dict:
+    """The environment of one ansible-playbook run: this checkout's config, no HCLOUD_* from outside."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HCLOUD_")}
     env.update({
         "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
@@ -171,6 +169,14 @@ def run_playbook(fake: FakeHcloud, tmp_path, label: str, extra_vars: dict, *, ch
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
         "PYTHONWARNINGS": "ignore",
     })
+    return env
+
+
+def run_playbook(fake: FakeHcloud, tmp_path, label: str, extra_vars: dict, *, check: bool = False,
+                 token: str | None = "env", verbosity: int = 0, json_output: bool = True,
+                 tags: str | None = None) -> Run:
+    """Run converge.yml with the real ansible-playbook. token: 'env' (HCLOUD_TOKEN), 'var', None or a literal."""
+    env = playbook_env(tmp_path, json_output)
     variables = dict(extra_vars)
     if token == "env":
         env["HCLOUD_TOKEN"] = TOKEN

@@ -2,7 +2,7 @@
 
 They run the real ``ansible-playbook`` (from the same virtualenv as pytest)
 against the real local Kubernetes control plane of ``tests/cluster``, started
-by that directory's ``cluster_kubeconfig`` fixture (``up.sh``). The cluster
+by the ``cluster_kubeconfig`` fixture of tests/conftest.py (``up.sh``). The cluster
 serves the HelmChart, HelmChartConfig and OnePasswordItem CRDs, but no
 helm-controller and no 1Password Operator run there, so the tests verify the
 objects the roles converge to, not a running Traefik or Connect.
@@ -16,7 +16,6 @@ not see each other's state; the objects are deleted at the end.
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -55,22 +54,6 @@ RECAP = re.compile(
     r"ignored=(?P<ignored>\d+)",
     re.MULTILINE,
 )
-
-
-def _cluster_fixtures():
-    """Load tests/cluster/conftest.py, home of the ``cluster_kubeconfig`` fixture.
-
-    That fixture starts the control plane with tests/cluster/up.sh (or uses
-    HN_CLUSTER_EXTERNAL_KUBECONFIG) and fails - never skips - when it cannot.
-    """
-    path = REPO / "tests" / "cluster" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("hn_cluster_conftest", str(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cluster_kubeconfig = _cluster_fixtures().cluster_kubeconfig
 
 
 def _ansible_playbook():
