@@ -22,9 +22,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
+import base64
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hansenexus.platform.plugins.module_utils import converge, credentials, estate, manifests, render
+from ansible_collections.hansenexus.platform.plugins.module_utils import (
+    converge, credentials, estate, hub, manifests, render)
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError
 from ansible_collections.hansenexus.platform.plugins.plugin_utils.controller import plain as _plain
 
@@ -88,6 +91,20 @@ def convex_image_changes(live_statefulsets, instances):
     return converge.image_changes(_plain(live_statefulsets), _plain(instances))
 
 
+def convex_hub_ports(slurped, projects, base, step, proxy_base, pinned=None):
+    """{"ports": {project: {api, site, dashboard, proxy}}, "problems": [...]} (module_utils/hub.py).
+
+    ``slurped``: the results of slurping each project's compose.yaml (``item`` = project), missing ones failed.
+    """
+    current = {}
+    for result in _plain(slurped or []):
+        if result.get("content"):
+            text = base64.b64decode(result["content"]).decode("utf-8", "replace")
+            current[result["item"]] = hub.published_ports(text)
+    ports, problems = hub.assign_ports(_plain(projects), _plain(base), step, proxy_base, _plain(pinned), current)
+    return {"ports": ports, "problems": problems}
+
+
 def object_key(metadata):
     """``namespace/name`` of a namespaced object's metadata, ``name`` of a cluster-scoped one."""
     metadata = _plain(metadata)
@@ -110,4 +127,5 @@ class FilterModule(object):
             "to_manifest_yaml": to_manifest_yaml,
             "object_key": object_key,
             "convex_image_changes": convex_image_changes,
+            "convex_hub_ports": convex_hub_ports,
         }
