@@ -21,7 +21,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-
 import base64
 
 from ansible.errors import AnsibleFilterError

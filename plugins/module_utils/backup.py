@@ -311,7 +311,10 @@ def summarize_output(output):
 # --------------------------------------------------------------------------
 
 class ConvexBackup(object):
-    """Export / restore of one deployment. ``runner(argv, env, cwd) -> (rc, output)`` runs the CLI."""
+    """Export / restore of one deployment.
+
+    ``runner(argv, env, cwd, timeout) -> (rc, output)`` runs the CLI (raising CliTimeout past ``cli_timeout``).
+    """
 
     def __init__(self, name, url, admin_key, cli=None, check_mode=False, runner=run_process,
                  clock=utcnow, environ=None, cli_timeout=None):

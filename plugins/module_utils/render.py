@@ -18,6 +18,7 @@ import tempfile
 
 from ansible_collections.hansenexus.platform.plugins.module_utils import apply, manifests
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError, ValidationError
+from ansible_collections.hansenexus.platform.plugins.module_utils.runner import missing_library
 
 try:
     import yaml
@@ -106,18 +107,19 @@ def run(call):
     """The convex_render module: write every manifest file of the instances into dest."""
     params = call.params
     if not HAS_YAML:
-        from ansible_collections.hansenexus.platform.plugins.module_utils.runner import missing_library
-
         raise missing_library("PyYAML")
     try:
         results, stale = write(params["dest"], files(params["instances"], params["options"]), call.check_mode)
     except (PlatformError, OSError) as exc:
         raise PlatformError("Rendering the manifests into %s failed: %s" % (params["dest"], exc))
-    diffs = [{"before_header": r["path"], "after_header": r["path"], "before": r.pop("before"),
-              "after": r.pop("after")} for r in results]
+    diffs = []
+    for result in results:   # the texts go to the diff only, never into the result
+        before, after = result.pop("before"), result.pop("after")
+        if result["changed"]:
+            diffs.append({"before_header": result["path"], "after_header": result["path"],
+                          "before": before, "after": after})
     changed = [r for r in results if r["changed"]]
-    return dict(changed=bool(changed), files=results, stale=stale,
-                diff=[d for d, r in zip(diffs, results) if r["changed"]] if call.diff else None,
+    return dict(changed=bool(changed), files=results, stale=stale, diff=diffs if call.diff else None,
                 msg="%d of %d files written to %s%s" % (
                     len(changed), len(results), params["dest"],
                     "; not from this inventory (left alone): %s" % ", ".join(stale) if stale else ""))

@@ -30,6 +30,7 @@ for path in (REPO, os.path.join(REPO, "collections")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from processes import processes_mentioning  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
 from ansible_collections.hansenexus.platform.plugins.module_utils.backup import CONVEX_CLI_VERSION  # noqa: E402
 from ansible_collections.hansenexus.platform.plugins.module_utils.convex_keys import (  # noqa: E402
     generate_instance_secret,
@@ -258,18 +259,6 @@ def test_skips_when_the_cli_is_missing(backend, dest, tmp_path):
     assert backend.requests == [] and not os.path.exists(dest)
 
 
-def _processes_mentioning(text):
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                if text.encode() in handle.read():
-                    found.append(pid)
-        except OSError:
-            continue
-    return found
-
-
 def test_a_hung_export_is_stopped_at_the_time_limit(backend, convex_cli, dest, tmp_path):
     backend.stall_exports = True   # the FAKE backend holds the export request open
     outcome = backup(backend, convex_cli, dest, tmp_path, cli_timeout=5)
@@ -277,7 +266,7 @@ def test_a_hung_export_is_stopped_at_the_time_limit(backend, convex_cli, dest, t
     assert "%s: convex export against %s did not finish within 5 s and was stopped" % (APP, backend.url) \
         in outcome.run.output, outcome.run
     assert not os.path.isdir(dest) or os.listdir(dest) == []   # no export, no partial file
-    assert _processes_mentioning(dest) == []                    # the CLI and its node processes are gone
+    assert processes_mentioning(dest) == []                    # the CLI and its node processes are gone
     assert_no_secret(outcome.run.output, outcome.key)
 
 

@@ -7,6 +7,8 @@ import zipfile
 
 import pytest
 
+from processes import processes_mentioning
+
 from ansible_collections.hansenexus.platform.plugins.module_utils import backup
 from ansible_collections.hansenexus.platform.plugins.module_utils.errors import PlatformError, ValidationError
 
@@ -544,15 +546,7 @@ def test_a_cli_over_its_time_limit_is_stopped_with_everything_it_started(tmp_pat
     with pytest.raises(backup.CliTimeout) as info:
         backup.run_process(["sh", "-c", "echo started; " + script], dict(os.environ), str(tmp_path), timeout=1)
     assert "started" in info.value.output
-    leftovers = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                if marker.encode() in handle.read():
-                    leftovers.append(pid)
-        except OSError:
-            continue
-    assert leftovers == []
+    assert processes_mentioning(marker) == []
 
 
 def test_an_export_over_its_time_limit_fails_naming_the_app_and_leaves_no_partial(tmp_path):
